@@ -1,0 +1,152 @@
+"""The one audit writer, and the verifier of its hash chains.
+
+Events are grouped in streams: ``case:<instance id>`` for everything that happens to a case, and
+``system`` for deployments, logins and administration. Each event's hash covers its canonical JSON
+and the previous event's hash in the same stream, so editing, inserting or deleting any row breaks
+the chain at that point; the stream head row also catches a deleted tail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from models import AuditEvent, AuditStreamHead
+
+GENESIS = "0" * 64
+SYSTEM_STREAM = "system"
+
+
+def case_stream(instance_id: int) -> str:
+    return f"case:{instance_id}"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    event_type: str
+    payload: dict[str, Any]
+    instance_id: int | None = None
+
+
+def _digest(prev_hash: str, stream: str, seq: int, at: datetime, event_type: str, actor_id: int | None,
+            actor_name: str | None, instance_id: int | None, payload: str) -> str:
+    body = canonical_json({
+        "stream": stream, "seq": seq, "at": at.isoformat(), "type": event_type, "actor_id": actor_id,
+        "actor": actor_name, "instance_id": instance_id, "payload": payload,
+    })
+    return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()
+
+
+def _lock_head(session: Session, stream: str) -> AuditStreamHead:
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert(AuditStreamHead).values(stream=stream, seq=0, hash=GENESIS).on_conflict_do_nothing()
+    )
+    head = session.execute(
+        select(AuditStreamHead).where(AuditStreamHead.stream == stream).with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    return head
+
+
+def record(session: Session, stream: str, drafts: list[EventDraft], *, at: datetime,
+           actor_id: int | None, actor_name: str | None) -> list[AuditEvent]:
+    """Append events to a stream inside the caller's transaction (they commit or vanish with it)."""
+    if not drafts:
+        return []
+    head = _lock_head(session, stream)
+    events = []
+    seq, prev = head.seq, head.hash
+    for draft in drafts:
+        seq += 1
+        payload = canonical_json(draft.payload)
+        digest = _digest(prev, stream, seq, at, draft.event_type, actor_id, actor_name, draft.instance_id,
+                         payload)
+        events.append(AuditEvent(
+            stream=stream, seq=seq, at=at, event_type=draft.event_type, actor_id=actor_id,
+            actor_name=actor_name, instance_id=draft.instance_id, payload=payload, prev_hash=prev,
+            hash=digest,
+        ))
+        prev = digest
+    session.add_all(events)
+    head.seq, head.hash = seq, prev
+    return events
+
+
+@dataclass
+class VerifyResult:
+    ok: bool
+    checked: int
+    first_broken: dict[str, Any] | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "checked": self.checked, "first_broken": self.first_broken}
+
+
+def verify(session: Session) -> VerifyResult:
+    """Recompute every chain; report the first link that does not hold."""
+    heads = {h.stream: h for h in session.execute(select(AuditStreamHead)).scalars()}
+    checked = 0
+    current: str | None = None
+    prev, expected_seq = GENESIS, 1
+    seen: set[str] = set()
+    rows = session.execute(
+        select(AuditEvent).order_by(AuditEvent.stream, AuditEvent.seq).execution_options(yield_per=1000)
+    ).scalars()
+    for event in rows:
+        if event.stream != current:
+            if current is not None and (broken := _check_tail(heads, current, expected_seq - 1, prev)):
+                return VerifyResult(False, checked, broken)
+            current, prev, expected_seq = event.stream, GENESIS, 1
+            seen.add(current)
+        checked += 1
+        problem = None
+        if event.seq != expected_seq:
+            problem = f"missing event(s) before seq {event.seq} (expected {expected_seq})"
+        elif event.prev_hash != prev:
+            problem = "prev_hash does not match the previous event"
+        elif _digest(prev, event.stream, event.seq, event.at, event.event_type, event.actor_id,
+                     event.actor_name, event.instance_id, event.payload) != event.hash:
+            problem = "content does not match its hash (the row was edited)"
+        if problem:
+            return VerifyResult(False, checked, {
+                "stream": event.stream, "seq": event.seq, "event_id": event.id, "reason": problem,
+            })
+        prev, expected_seq = event.hash, expected_seq + 1
+    if current is not None and (broken := _check_tail(heads, current, expected_seq - 1, prev)):
+        return VerifyResult(False, checked, broken)
+    for stream, head in heads.items():
+        if stream not in seen and head.seq:
+            return VerifyResult(False, checked, {"stream": stream, "seq": 1, "event_id": None,
+                                                 "reason": "all events of the stream are missing"})
+    return VerifyResult(True, checked, None)
+
+
+def _check_tail(heads: dict[str, AuditStreamHead], stream: str, last_seq: int, last_hash: str
+                ) -> dict[str, Any] | None:
+    head = heads.get(stream)
+    if head is None:
+        return {"stream": stream, "seq": last_seq, "event_id": None, "reason": "stream has no head record"}
+    if head.seq != last_seq or head.hash != last_hash:
+        return {"stream": stream, "seq": last_seq + 1, "event_id": None,
+                "reason": f"events after seq {last_seq} are missing (head says {head.seq})"}
+    return None
+
+
+def stream_events(session: Session, instance_id: int) -> list[AuditEvent]:
+    return list(session.execute(
+        select(AuditEvent).where(AuditEvent.stream == case_stream(instance_id)).order_by(AuditEvent.seq)
+    ).scalars())

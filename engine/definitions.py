@@ -1,0 +1,305 @@
+"""Deploying BPMN definitions: validate, version, store, and cache the parsed specs by hash."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.defaults import UserTask
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from models import Group, ProcessDefinition
+
+from . import audit
+from .actors import Actor
+from .errors import Conflict, DefinitionInvalid, NotFound
+from .forms import FormStore
+
+MAX_BPMN_BYTES = 5 * 1024 * 1024
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+@dataclass(frozen=True)
+class Problem:
+    element_id: str | None
+    message_zh: str
+    message_en: str
+    severity: str = "error"  # or "warning"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"element_id": self.element_id, "message_zh": self.message_zh, "message_en": self.message_en,
+                "severity": self.severity}
+
+
+@dataclass(frozen=True)
+class UserTaskInfo:
+    bpmn_id: str
+    name: str
+    lane: str | None
+    group_key: str | None
+    form_key: str | None
+    due_working_days: int | None
+
+
+@dataclass
+class ParsedDefinition:
+    """What the runtime needs of a definition, built once per sha256 and shared (read-only)."""
+
+    sha256: str
+    process_id: str
+    name: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
+    lane_groups: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    def task(self, bpmn_id: str) -> UserTaskInfo | None:
+        return self.tasks.get(bpmn_id)
+
+
+def sha256_of(xml: bytes) -> str:
+    return hashlib.sha256(xml).hexdigest()
+
+
+def _safe_xml(xml: bytes) -> Any:
+    """Parse without entity expansion, network access or DTD loading (XXE, billion laughs)."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                             remove_comments=True)
+    return etree.fromstring(xml, parser=parser)
+
+
+def _known_groups(session: Session) -> dict[str, str]:
+    """Maps both group keys and Chinese group names to the key."""
+    names: dict[str, str] = {}
+    for group in session.execute(select(Group)).scalars():
+        names[group.key] = group.key
+        names[group.name] = group.key
+    return names
+
+
+def _pick_process(parser: SpiffBpmnParser, root: Any) -> str:
+    ids = parser.get_process_ids()
+    if not ids:
+        raise DefinitionInvalid("图中没有可执行的流程（isExecutable=\"true\"）。",
+                                "The diagram has no executable process (isExecutable=\"true\").",
+                                {"problems": [Problem(None, "没有可执行的流程。", "No executable process.").as_dict()]})
+    if len(ids) == 1:
+        return str(ids[0])
+    called = {el.get("calledElement") for el in root.iter(f"{{{BPMN_NS}}}callActivity")}
+    top = [pid for pid in ids if pid not in called]
+    if len(top) != 1:
+        raise DefinitionInvalid(
+            "图中有多个顶层流程，无法确定主流程。", "The diagram has several top-level processes; "
+            "cannot tell which one is the main process.",
+            {"problems": [Problem(pid, "顶层流程之一。", "One of the top-level processes.").as_dict() for pid in top]})
+    return str(top[0])
+
+
+def _all_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
+    return [spec, *subprocess_specs.values()]
+
+
+def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore) -> ParsedDefinition:
+    """Parse and validate; raise DefinitionInvalid listing every problem with its element id."""
+    if len(xml) > MAX_BPMN_BYTES:
+        raise DefinitionInvalid("BPMN 文件过大（上限 5 MB）。", "The BPMN file is too large (limit 5 MB).",
+                                {"problems": []})
+    try:
+        root = _safe_xml(xml)
+    except etree.XMLSyntaxError as exc:
+        problem = Problem(None, f"XML 格式错误（第 {exc.lineno} 行）：{exc.msg}",
+                          f"Malformed XML (line {exc.lineno}): {exc.msg}")
+        raise DefinitionInvalid("BPMN 文件不是有效的 XML。", "The BPMN file is not valid XML.",
+                                {"problems": [problem.as_dict()]}) from exc
+    parser = SpiffBpmnParser()
+    try:
+        parser.add_bpmn_xml(etree.ElementTree(root), filename="definition.bpmn")
+        process_id = _pick_process(parser, root)
+        spec = parser.get_spec(process_id)
+        subprocess_specs = parser.get_subprocess_specs(process_id)
+    except ValidationException as exc:
+        element = getattr(exc, "id", None) or None
+        problem = Problem(element, f"流程定义无效：{exc}", f"Invalid process definition: {exc}")
+        raise DefinitionInvalid("流程定义无效。", "The process definition is invalid.",
+                                {"problems": [problem.as_dict()]}) from exc
+    parsed = ParsedDefinition(sha256_of(xml), process_id, spec.description or process_id, spec, subprocess_specs)
+    problems = _check(parsed, root, groups, forms)
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise DefinitionInvalid(
+            f"流程定义有 {len(errors)} 处错误。", f"The process definition has {len(errors)} error(s).",
+            {"problems": [p.as_dict() for p in problems]})
+    parsed.warnings = problems
+    return parsed
+
+
+def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: FormStore) -> list[Problem]:
+    problems: list[Problem] = []
+    known = ", ".join(sorted({k for k in groups.values()})) or "—"
+    for lane in root.iter(f"{{{BPMN_NS}}}lane"):
+        name = (lane.get("name") or "").strip()
+        if name in groups:
+            parsed.lane_groups[name] = groups[name]
+        else:
+            problems.append(Problem(
+                lane.get("id"), f"泳道“{name}”没有对应的用户组。已知用户组：{known}。",
+                f"Lane '{name}' matches no group. Known groups: {known}."))
+    for spec in _all_specs(parsed.spec, parsed.subprocess_specs):
+        for task_spec in spec.task_specs.values():
+            problems.extend(_check_task(parsed, task_spec, forms))
+    return problems
+
+
+def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> list[Problem]:
+    problems: list[Problem] = []
+    bpmn_id = getattr(task_spec, "bpmn_id", None)
+    for operator, _target in getattr(task_spec, "cond_task_specs", []) or []:
+        condition = getattr(operator, "args", (None,))[0] if operator is not None else None
+        if not isinstance(condition, str):
+            continue
+        try:
+            compile(condition, f"<condition {bpmn_id}>", "eval")
+        except SyntaxError as exc:
+            problems.append(Problem(bpmn_id, f"条件表达式有语法错误：{condition}（{exc.msg}）",
+                                    f"Condition has a syntax error: {condition} ({exc.msg})"))
+    event_definition = getattr(task_spec, "event_definition", None)
+    if isinstance(event_definition, TimerEventDefinition):
+        try:
+            compile(event_definition.expression, f"<timer {bpmn_id}>", "eval")
+        except SyntaxError as exc:
+            problems.append(Problem(bpmn_id, f"定时器表达式有语法错误：{event_definition.expression}",
+                                    f"Timer expression has a syntax error: {event_definition.expression} "
+                                    f"({exc.msg})"))
+    if not getattr(task_spec, "manual", False) or isinstance(task_spec, SubWorkflowTask):
+        return problems
+    properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
+    form_key = properties.get("formJsonSchemaFilename") or None
+    if form_key is None and isinstance(task_spec, UserTask):
+        problems.append(Problem(bpmn_id, f"用户任务“{task_spec.bpmn_name or bpmn_id}”没有指定表单，将使用通用表单。",
+                                f"User task '{task_spec.bpmn_name or bpmn_id}' names no form; "
+                                "the generic form will be used.", "warning"))
+    elif form_key is not None and not forms.exists(form_key):
+        problems.append(Problem(bpmn_id, f"表单文件 {form_key} 不存在。", f"Form file {form_key} does not exist."))
+    due = properties.get("dueWorkingDays")
+    due_days: int | None = None
+    if due not in (None, ""):
+        try:
+            due_days = int(due)
+            if due_days < 0:
+                raise ValueError
+        except ValueError:
+            problems.append(Problem(bpmn_id, f"期限 dueWorkingDays 必须是非负整数：{due}",
+                                    f"dueWorkingDays must be a non-negative integer: {due}"))
+    lane = task_spec.lane
+    parsed.tasks[bpmn_id] = UserTaskInfo(
+        bpmn_id=bpmn_id, name=(task_spec.bpmn_name or bpmn_id).strip(), lane=lane,
+        group_key=parsed.lane_groups.get(lane) if lane else None, form_key=form_key, due_working_days=due_days)
+    return problems
+
+
+class SpecCache:
+    """Bounded LRU of parsed definitions keyed by sha256 (specs are immutable once parsed)."""
+
+    def __init__(self, maxsize: int = 64):
+        self.maxsize = maxsize
+        self._items: OrderedDict[str, ParsedDefinition] = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, session: Session, definition: ProcessDefinition, forms: FormStore) -> ParsedDefinition:
+        with self._lock:
+            parsed = self._items.get(definition.sha256)
+            if parsed is not None:
+                self._items.move_to_end(definition.sha256)
+                self.hits += 1
+                return parsed
+        parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), _known_groups(session), forms)
+        with self._lock:
+            self.misses += 1
+            self._items[definition.sha256] = parsed
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return parsed
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+SPEC_CACHE = SpecCache()
+
+
+@dataclass
+class DeployResult:
+    definition: ProcessDefinition
+    created: bool
+    warnings: list[Problem]
+
+
+def deploy(session: Session, xml: bytes, actor: Actor | None, forms: FormStore, *, at: Any,
+           comment: str | None = None) -> DeployResult:
+    """Validate and store a new version; identical XML to the newest version is a no-op."""
+    parsed = parse_definition(xml, _known_groups(session), forms)
+    latest = session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == parsed.process_id)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if latest is not None and latest.sha256 == parsed.sha256:
+        return DeployResult(latest, False, parsed.warnings)
+    definition = ProcessDefinition(
+        key=parsed.process_id, name=parsed.name, version=(latest.version + 1) if latest else 1,
+        bpmn_xml=xml.decode("utf-8"), sha256=parsed.sha256, comment=comment, deployed_at=at,
+        deployed_by_id=actor.user_id if actor else None)
+    session.add(definition)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict("另一个版本正在同时部署，请重试。", "Another version was deployed at the same time; retry.") from exc
+    audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("definition_deployed", {
+        "definition_id": definition.id, "key": definition.key, "version": definition.version,
+        "sha256": definition.sha256, "comment": comment,
+        "warnings": [w.as_dict() for w in parsed.warnings]})],
+        at=at, actor_id=actor.user_id if actor else None, actor_name=actor.username if actor else "system")
+    with SPEC_CACHE._lock:
+        SPEC_CACHE._items.setdefault(parsed.sha256, parsed)
+    return DeployResult(definition, True, parsed.warnings)
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition:
+    definition = session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == key)
+        .order_by(ProcessDefinition.version.desc()).limit(1)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise NotFound(f"流程“{key}”不存在。", f"Process '{key}' does not exist.")
+    return definition
+
+
+def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
+    definition = session.execute(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    ).scalar_one_or_none()
+    if definition is None:
+        raise NotFound(f"流程“{key}”没有版本 {version}。", f"Process '{key}' has no version {version}.")
+    return definition
+
+
+def list_latest(session: Session) -> list[ProcessDefinition]:
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .group_by(ProcessDefinition.key).subquery())
+    return list(session.execute(
+        select(ProcessDefinition).join(newest, (ProcessDefinition.key == newest.c.key)
+                                       & (ProcessDefinition.version == newest.c.v))
+        .order_by(ProcessDefinition.key)).scalars())

@@ -1,0 +1,246 @@
+"""Demo data: the accounts of API.md, an organisation tree, a term plan, a round, and cases at
+different stages — built through the same service functions people use, so the audit trail and
+projections are real. Idempotent: a database that already has the demo city is left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import (
+    Finding,
+    Group,
+    Inspection,
+    Membership,
+    Organisation,
+    OrgKind,
+    Round,
+    RoundKind,
+    TermPlan,
+    TermPlanUnit,
+    User,
+)
+
+from . import cases, runtime
+from .accounts import hash_password
+from .actors import Actor, actor_for
+from .bootstrap import STANDARD_GROUPS
+from .context import EngineContext
+
+DEMO_PASSWORD = "xuncha-demo"
+CITY_CODE = "CITY"
+
+
+# code, name, kind, sector
+CITY_ORGS = [
+    ("LG", "市委巡察工作领导小组", OrgKind.OFFICE, None),
+    ("OFFICE", "市委巡察办", OrgKind.OFFICE, None),
+    ("JW", "市纪委监委", OrgKind.RECEIVING_BODY, None),
+    ("ZZB", "市委组织部", OrgKind.RECEIVING_BODY, "市委工作部门"),
+    ("TEAM1", "市委第一巡察组", OrgKind.INSPECTION_TEAM, None),
+    ("TEAM2", "市委第二巡察组", OrgKind.INSPECTION_TEAM, None),
+    ("U-EDU", "市教育局", OrgKind.UNIT, "市政府组成部门"),
+    ("U-HEALTH", "市卫生健康委员会", OrgKind.UNIT, "市政府组成部门"),
+    ("U-HOUSING", "市住房和城乡建设局", OrgKind.UNIT, "市政府组成部门"),
+    ("U-SASAC", "市国有资产监督管理委员会", OrgKind.UNIT, "市政府组成部门"),
+    ("U-FED", "市总工会", OrgKind.UNIT, "群团"),
+    ("U-WATER", "市水务投资集团", OrgKind.UNIT, "企事业单位"),
+]
+
+# username, display name, org code, [(group key, scope org code)]
+USERS = [
+    ("office1", "巡察办 王明", "OFFICE", [("office", CITY_CODE)]),
+    ("group1", "第一巡察组 李强", "TEAM1", [("inspection_group", "TEAM1")]),
+    ("jw1", "纪委监委 赵敏", "JW", [("discipline", "JW"), ("receiving_body", "JW")]),
+    ("zzb1", "组织部 孙磊", "ZZB", [("organization", "ZZB"), ("receiving_body", "ZZB")]),
+    ("unit1", "教育局联络员 周洁", "U-EDU", [("unit", "U-EDU")]),
+    ("unit2", "卫健委联络员 吴刚", "U-HEALTH", [("unit", "U-HEALTH")]),
+    ("leader1", "领导小组 郑华", "LG", [("leading_group", CITY_CODE)]),
+    ("designer1", "流程管理员 陈晨", "OFFICE", [("supervisor", CITY_CODE)]),
+    ("auditor1", "审计员 何静", "OFFICE", [("auditor", CITY_CODE)]),
+]
+
+
+@dataclass
+class Demo:
+    """Handles on the demo objects, for tests and for people reading the code."""
+
+    orgs: dict[str, Organisation] = field(default_factory=dict)
+    users: dict[str, User] = field(default_factory=dict)
+    inspections: dict[str, Inspection] = field(default_factory=dict)
+    created: bool = False
+
+    def actor(self, username: str) -> Actor:
+        return actor_for(self.users[username])
+
+
+def _org(session: Session, code: str, name: str, kind: str, sector: str | None, parent: Organisation | None
+         ) -> Organisation:
+    org = Organisation(code=code, name=name, kind=kind, sector=sector, parent_id=parent.id if parent else None)
+    session.add(org)
+    session.flush()
+    org.path = f"{parent.path if parent else '/'}{org.id}/"
+    return org
+
+
+def seed_reference_data(session: Session, password_hash: str | None = None) -> Demo:
+    """Groups, organisations and accounts only (fast; used by most tests)."""
+    demo = Demo()
+    existing = session.execute(select(Organisation).where(Organisation.code == CITY_CODE)).scalar_one_or_none()
+    if existing is not None:
+        demo.orgs = {o.code: o for o in session.execute(select(Organisation)).scalars()}
+        demo.users = {u.username: u for u in session.execute(select(User)).scalars()}
+        demo.inspections = {i.unit.code: i for i in session.execute(select(Inspection)).scalars()}
+        return demo
+    demo.created = True
+    groups = {g.key: g for g in session.execute(select(Group)).scalars()}
+    for key, name, description in STANDARD_GROUPS:
+        if key not in groups:
+            groups[key] = Group(key=key, name=name, description=description)
+            session.add(groups[key])
+    city = _org(session, CITY_CODE, "某市", OrgKind.CITY, None, None)
+    demo.orgs[CITY_CODE] = city
+    for code, name, kind, sector in CITY_ORGS:
+        demo.orgs[code] = _org(session, code, name, kind, sector, city)
+    county = _org(session, "COUNTY-A", "某县", OrgKind.COUNTY, None, city)
+    demo.orgs["COUNTY-A"] = county
+    demo.orgs["COUNTY-A-OFFICE"] = _org(session, "COUNTY-A-OFFICE", "某县县委巡察办", OrgKind.OFFICE, None, county)
+    demo.orgs["COUNTY-A-TOWN"] = _org(session, "COUNTY-A-TOWN", "某县城关镇", OrgKind.TOWNSHIP, "乡镇街道", county)
+    secret = password_hash or hash_password(DEMO_PASSWORD)
+    session.flush()
+    for username, display, org_code, roles in USERS:
+        user = User(username=username, display_name=display, password_hash=secret, org_id=demo.orgs[org_code].id)
+        session.add(user)
+        session.flush()
+        for group_key, scope in roles:
+            session.add(Membership(user_id=user.id, group_id=groups[group_key].id, org_id=demo.orgs[scope].id))
+        demo.users[username] = user
+    session.flush()
+    for user in demo.users.values():
+        session.refresh(user)
+    return demo
+
+
+def seed_plan(session: Session, demo: Demo) -> None:
+    city = demo.orgs[CITY_CODE]
+    plan = TermPlan(name="市委第九届巡察规划（2022—2026年）", org_id=city.id, start_year=2022, end_year=2026)
+    session.add(plan)
+    session.flush()
+    units = [o for o in demo.orgs.values() if o.kind == OrgKind.UNIT]
+    for n, unit in enumerate(units):
+        session.add(TermPlanUnit(plan_id=plan.id, unit_id=unit.id, planned_year=2022 + n % 5))
+    round_ = Round(plan_id=plan.id, org_id=city.id, year=2026, number=1, name="2026年第一轮常规巡察",
+                   kind=RoundKind.REGULAR, method="板块轮动", starts_on=date(2026, 3, 2), ends_on=date(2026, 5, 29),
+                   stage="整改")
+    session.add(round_)
+    session.flush()
+    for code, team in (("U-EDU", "TEAM1"), ("U-HEALTH", "TEAM1"), ("U-HOUSING", "TEAM2")):
+        inspection = Inspection(round_id=round_.id, unit_id=demo.orgs[code].id, team_id=demo.orgs[team].id,
+                                feedback_on=date(2026, 6, 15), announced=True, contact_phone="0000-12345678",
+                                contact_mailbox="某市邮政信箱 001 号", contact_address="某市人民路 1 号")
+        session.add(inspection)
+        demo.inspections[code] = inspection
+    session.flush()
+    for inspection in demo.inspections.values():
+        session.refresh(inspection)
+
+
+def _do(session: Session, ctx: EngineContext, actor: Actor, instance_id: int, bpmn_id: str,
+        data: dict[str, Any]) -> None:
+    """Claim and complete the open task ``bpmn_id`` of an instance as ``actor``."""
+    from .projection import open_tasks
+
+    task = next(t for t in open_tasks(session, instance_id) if t.bpmn_id == bpmn_id)
+    runtime.claim_task(session, ctx, actor, task.id)
+    runtime.complete_task(session, ctx, actor, task.id, data)
+
+
+def seed_cases(session: Session, ctx: EngineContext, demo: Demo) -> None:
+    office, jw, zzb = demo.actor("office1"), demo.actor("jw1"), demo.actor("zzb1")
+    edu, health, housing = demo.inspections["U-EDU"], demo.inspections["U-HEALTH"], demo.inspections["U-HOUSING"]
+    handover = {"handover_list": "问题线索报告及附件 1 份", "handover_note": "请按规定及时签收办理"}
+
+    # A clue waiting for the office to hand it over.
+    cases.hand_over_clue(session, ctx, office, inspection=edu, receiving_org=demo.orgs["JW"],
+                         number="XS-2026-001", summary="反映某科室负责人在教材采购中收受供应商财物。",
+                         persons=[{"name": "张某", "post": "科长", "rank": "正科级"}], category="廉洁纪律")
+    # A clue handed over and waiting for 组织部 to sign for it.
+    clue = cases.hand_over_clue(session, ctx, office, inspection=health, receiving_org=demo.orgs["ZZB"],
+                                number="XS-2026-002", summary="反映某副职领导干部在选人用人中违规操作。",
+                                persons=[{"name": "钱某", "post": "副主任", "rank": "副处级"}], category="选人用人")
+    assert clue.instance_id is not None
+    _do(session, ctx, office, clue.instance_id, "handover", handover)
+    # A clue being handled by 纪委监委 (signed for, disposed, one progress report).
+    clue = cases.hand_over_clue(session, ctx, office, inspection=housing, receiving_org=demo.orgs["JW"],
+                                number="XS-2026-003", summary="反映工程项目招投标中存在围标串标问题。",
+                                persons=[{"name": "孙某", "post": "处长", "rank": "正处级"}], category="廉洁纪律")
+    assert clue.instance_id is not None
+    _do(session, ctx, office, clue.instance_id, "handover", handover)
+    _do(session, ctx, jw, clue.instance_id, "acknowledge", {"ack_decision": "签收"})
+    _do(session, ctx, jw, clue.instance_id, "dispose", {"disposition_method": "初步核实",
+                                                        "disposition_opinion": "成立核查组开展初步核实。"})
+    _do(session, ctx, jw, clue.instance_id, "progress_report", {"progress_text": "已调取相关招投标资料。",
+                                                                "handling_finished": False})
+    # A closed clue.
+    clue = cases.hand_over_clue(session, ctx, office, inspection=edu, receiving_org=demo.orgs["ZZB"],
+                                number="XS-2026-004", summary="反映某校党组织书记履行管党治党责任不力。",
+                                persons=[{"name": "李某", "post": "党委书记", "rank": "正处级"}], category="党的建设")
+    assert clue.instance_id is not None
+    _do(session, ctx, office, clue.instance_id, "handover", handover)
+    _do(session, ctx, zzb, clue.instance_id, "acknowledge", {"ack_decision": "签收"})
+    _do(session, ctx, zzb, clue.instance_id, "dispose", {"disposition_method": "谈话函询",
+                                                         "disposition_opinion": "约谈本人。"})
+    _do(session, ctx, zzb, clue.instance_id, "progress_report", {"progress_text": "已完成谈话。",
+                                                                 "handling_finished": True})
+    _do(session, ctx, zzb, clue.instance_id, "result_feedback", {"four_forms": "第一种形态",
+                                                                 "result_summary": "予以谈话提醒。"})
+    _do(session, ctx, office, clue.instance_id, "verify_result", {"verify_decision": "销号"})
+
+    # 教育局: feedback given, the unit's liaison has the first task.
+    findings = _findings(session, edu, [
+        ("党的领导", "落实意识形态工作责任制不到位。"),
+        ("全面从严治党", "“三重一大”决策制度执行不严格。"),
+        ("选人用人", "干部档案管理不规范。"),
+    ])
+    cases.open_rectification(session, ctx, office, inspection=edu, findings=findings)
+    # 卫健委: plan approved, items being rectified.
+    findings = _findings(session, health, [
+        ("党的建设", "基层党组织“三会一课”制度落实不到位。"),
+        ("其他", "公务用车管理存在漏洞。"),
+    ])
+    instance = cases.open_rectification(session, ctx, office, inspection=health, findings=findings)
+    unit2 = demo.actor("unit2")
+    _do(session, ctx, unit2, instance.id, "receive_feedback", {"feedback_received_on": "2026-06-15"})
+    _do(session, ctx, unit2, instance.id, "draft_plan", {
+        "plan_summary": "对照问题清单逐项制定整改措施。",
+        "plan_measures": [
+            {"item_number": f.number, "measures": "建立台账，逐项整改。", "responsible_leader": "吴某",
+             "responsible_department": "办公室", "responsible_person": "郑某", "due_date": "2026-12-31",
+             "rectification_type": "限期整改"} for f in findings],
+        "pledge_signed": True, "pledge_signer": "卫健委党组书记"})
+    _do(session, ctx, office, instance.id, "review_plan", {"plan_decision": "通过"})
+
+
+def _findings(session: Session, inspection: Inspection, rows: list[tuple[str, str]]) -> list[Finding]:
+    findings = []
+    for n, (category, text) in enumerate(rows, start=1):
+        finding = Finding(inspection_id=inspection.id, number=f"{inspection.unit.code}-{n:02d}", category=category,
+                          description=text)
+        session.add(finding)
+        findings.append(finding)
+    session.flush()
+    return findings
+
+
+def load(session: Session, ctx: EngineContext) -> Demo:
+    """Everything `make run` shows. Returns the handles; ``created`` says whether anything was added."""
+    demo = seed_reference_data(session)
+    if demo.created:
+        seed_plan(session, demo)
+        seed_cases(session, ctx, demo)
+    return demo

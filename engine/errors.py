@@ -1,0 +1,86 @@
+"""Domain errors. Each carries a machine code, an HTTP-ish status, and a message in zh_CN and English.
+
+The web layer maps these to responses in one place; the engine never formats HTTP itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class XunchaError(Exception):
+    code = "error"
+    status = 400
+
+    def __init__(self, message_zh: str, message_en: str, details: dict[str, Any] | None = None):
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.details = details or {}
+
+    def message(self, locale: str = "zh_CN") -> str:
+        return self.message_en if locale.startswith("en") else self.message_zh
+
+
+class InvalidInput(XunchaError):
+    code = "invalid_input"
+    status = 400
+
+
+class AuthenticationFailed(XunchaError):
+    code = "authentication_failed"
+    status = 401
+
+
+class NotPermitted(XunchaError):
+    code = "not_permitted"
+    status = 403
+
+
+class NotFound(XunchaError):
+    """Also raised for rows the actor may not know exist (confidentiality: never 403 for those)."""
+
+    code = "not_found"
+    status = 404
+
+
+class Conflict(XunchaError):
+    code = "conflict"
+    status = 409
+
+
+class TaskAlreadyClaimed(Conflict):
+    code = "task_already_claimed"
+
+
+class TaskNotClaimedByYou(Conflict):
+    code = "task_not_claimed_by_you"
+
+
+class TaskNotActive(Conflict):
+    code = "task_not_active"
+
+
+class StaleState(Conflict):
+    code = "stale_state"
+
+
+class DefinitionInvalid(XunchaError):
+    """``details['problems']`` lists ``{"element_id", "message_zh", "message_en", "severity"}``."""
+
+    code = "definition_invalid"
+    status = 422
+
+
+class FormInvalid(XunchaError):
+    """``details['fields']`` maps a field path to its zh_CN/English messages."""
+
+    code = "form_invalid"
+    status = 422
+
+
+class EngineFailure(XunchaError):
+    """The diagram itself failed while running (bad expression, missing data)."""
+
+    code = "engine_failure"
+    status = 422

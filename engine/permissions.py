@@ -1,0 +1,81 @@
+"""The one place that decides who may see a case and who may act on a task.
+
+Rules (DOMAIN.md, "Confidentiality"):
+- clues: the 巡察办 and the leading group over the case's scope, the inspection group that found
+  them, and the receiving body's handlers — never the inspected unit, never a recused person;
+- rectification cases: the unit sees its own, groups the units they inspected, offices their scope;
+- any other instance: whoever holds a role over one of its bindings, or started it.
+Rows one may not see are reported as "not found", so their existence does not leak.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, false, or_
+
+from models import HumanTask, ProcessInstance
+
+from .actors import Actor
+
+SCOPE = "_scope"
+OVERSIGHT_ROLES = ("office", "leading_group")
+CLUE_ROLES = ("inspection_group", "receiving_body")
+RECTIFICATION_ROLES = ("inspection_group", "unit")
+
+
+def binding_path(instance: ProcessInstance, group_key: str) -> str | None:
+    bindings = instance.bindings or {}
+    return bindings.get(group_key) or bindings.get(SCOPE)
+
+
+def org_id_of(path: str | None) -> int | None:
+    if not path:
+        return None
+    return int(path.strip("/").split("/")[-1])
+
+
+def is_recused(actor: Actor, instance: ProcessInstance) -> bool:
+    return actor.user_id in (instance.recused_user_ids or [])
+
+
+def can_see_instance(actor: Actor, instance: ProcessInstance) -> bool:
+    if is_recused(actor, instance):
+        return False
+    bindings = instance.bindings or {}
+    scope = bindings.get(SCOPE)
+    if any(actor.role_covers(role, scope) for role in OVERSIGHT_ROLES):
+        return True
+    if instance.case_kind == "clue":
+        return any(actor.role_covers(role, bindings.get(role)) for role in CLUE_ROLES)
+    if instance.case_kind == "rectification":
+        return any(actor.role_covers(role, bindings.get(role)) for role in RECTIFICATION_ROLES)
+    if instance.started_by_id == actor.user_id or actor.has_role("supervisor"):
+        return True
+    return any(actor.role_covers(key, path) for key, path in bindings.items() if key != SCOPE)
+
+
+def is_candidate(actor: Actor, task: HumanTask) -> bool:
+    """May the actor take this task (claim it, or be assigned it)?"""
+    if task.candidate_user_id is not None:
+        return task.candidate_user_id == actor.user_id
+    return task.candidate_group is not None and actor.role_covers(task.candidate_group, task.candidate_org_path)
+
+
+def can_assign(actor: Actor, task: HumanTask) -> bool:
+    """Offices and leading-group members may hand a task to someone within their scope."""
+    return any(actor.role_covers(role, task.candidate_org_path) for role in OVERSIGHT_ROLES)
+
+
+def candidate_filter(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: human tasks offered to the actor (by role and scope, or personally)."""
+    clauses: list[ColumnElement[bool]] = [HumanTask.candidate_user_id == actor.user_id]
+    for role in actor.roles:
+        clauses.append(and_(HumanTask.candidate_group == role.group_key,
+                            HumanTask.candidate_org_path.startswith(role.org_path, autoescape=True)))
+    return or_(*clauses) if clauses else false()
+
+
+def oversight_filter(actor: Actor) -> ColumnElement[bool]:
+    """SQL condition: tasks within the scope the actor oversees (office / leading group)."""
+    clauses = [HumanTask.scope_path.startswith(r.org_path, autoescape=True)
+               for r in actor.roles if r.group_key in OVERSIGHT_ROLES]
+    return or_(*clauses) if clauses else false()

@@ -1,0 +1,296 @@
+"""Running instances: start, complete, claim, unclaim, assign — each inside the caller's transaction,
+under a row lock on the instance, with the projections and the audit written in the same unit.
+
+A persisted step is: lock the instance row → restore the workflow from its spec-free state and the
+cached spec → run → write the new state, the human-task and timer projections, the case's own rows
+and the audit events → the caller commits. Any error before the commit leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import WorkflowException
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
+
+from . import audit, cases, projection
+from .actors import Actor
+from .calendar import add_working_days, is_working_day, working_days_between
+from .context import EngineContext
+from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
+from .errors import (
+    EngineFailure,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    StaleState,
+    TaskAlreadyClaimed,
+    TaskNotActive,
+    TaskNotClaimedByYou,
+)
+from .forms import validate
+from .permissions import SCOPE, can_assign, can_see_instance, is_candidate, is_recused
+from .serialization import dump_state, load_state
+
+# Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
+SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
+    "datetime": _dt,
+    "add_working_days": add_working_days,
+    "working_days_between": working_days_between,
+    "is_working_day": is_working_day,
+}))
+
+
+def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+    """Row lock: FOR UPDATE on PostgreSQL (SQLite already holds the write lock: BEGIN IMMEDIATE)."""
+    instance = session.execute(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if instance is None:
+        raise NotFound("流程实例不存在。", "The process instance does not exist.")
+    return instance
+
+
+def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> ParsedDefinition:
+    return SPEC_CACHE.get(session, instance.definition, ctx.forms)
+
+
+def _run(workflow: BpmnWorkflow) -> None:
+    try:
+        workflow.do_engine_steps()
+    except WorkflowException as exc:
+        raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
+                            {"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None)}) from exc
+
+
+def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> BpmnWorkflow:
+    parsed = _parsed(session, ctx, instance)
+    workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
+    workflow.script_engine = SCRIPT_ENGINE
+    return workflow
+
+
+def _save(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
+          parsed: ParsedDefinition, now: _dt.datetime) -> None:
+    instance.state = dump_state(workflow)
+    instance.updated_at = now
+    if workflow.is_completed():
+        instance.status = InstanceStatus.COMPLETED
+        instance.completed_at = now
+    projection.sync(session, instance, workflow, parsed, now)
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise StaleState("案件已被他人修改，请刷新后重试。", "The case was changed by someone else; reload and retry.") \
+            from exc
+
+
+def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_key: str, data: dict[str, Any],
+                   *, scope_path: str, title: str = "", reference: str | None = None,
+                   case_kind: str | None = None, bindings: dict[str, str] | None = None,
+                   confidential: bool = False, recused_user_ids: list[int] | None = None) -> ProcessInstance:
+    """Start the newest version of ``process_key`` with ``data`` and run it to its first wait."""
+    if not isinstance(data, dict):
+        raise InvalidInput("启动数据必须是对象。", "Start data must be a JSON object.")
+    now = ctx.clock.now()
+    definition = latest_definition(session, process_key)
+    parsed = SPEC_CACHE.get(session, definition, ctx.forms)
+    workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=SCRIPT_ENGINE)
+    start = workflow.get_tasks(state=TaskState.READY)[0]
+    start.data.update(data)
+    _run(workflow)
+    instance = ProcessInstance(
+        definition=definition, definition_id=definition.id, process_key=definition.key, state="",
+        title=title or definition.name, reference=reference, case_kind=case_kind, confidential=confidential,
+        scope_org_id=int(scope_path.strip("/").split("/")[-1]), bindings={SCOPE: scope_path, **(bindings or {})},
+        recused_user_ids=list(recused_user_ids or []), started_by_id=actor.user_id or None,
+        started_at=now, updated_at=now)
+    session.add(instance)
+    session.flush()
+    _save(session, ctx, instance, workflow, parsed, now)
+    audit.record(session, audit.case_stream(instance.id), [audit.EventDraft("instance_started", {
+        "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
+        "title": instance.title, "reference": reference, "data": data,
+    }, instance.id), *projection.drain_events(session, instance)], at=now, actor_id=actor.user_id or None,
+        actor_name=actor.username)
+    return instance
+
+
+def get_instance(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
+    instance = session.get(ProcessInstance, instance_id)
+    if instance is None or not can_see_instance(actor, instance):
+        raise NotFound("流程实例不存在或无权查看。", "The process instance does not exist or is not visible to you.")
+    return instance
+
+
+def get_task(session: Session, actor: Actor, task_id: int) -> HumanTask:
+    """A task the actor may see (as a candidate, its holder, or over the case); otherwise NotFound."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("任务不存在。", "The task does not exist.")
+    instance = task.instance
+    if is_recused(actor, instance) or not (
+        task.assignee_id == actor.user_id or task.completed_by_id == actor.user_id
+        or is_candidate(actor, task) or can_see_instance(actor, instance)
+    ):
+        raise NotFound("任务不存在或无权查看。", "The task does not exist or is not visible to you.")
+    return task
+
+
+def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, ProcessInstance]:
+    task = get_task(session, actor, task_id)
+    instance = _lock_instance(session, task.instance_id)
+    session.refresh(task)
+    if task.status != TaskStatus.READY:
+        raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
+                            {"status": task.status})
+    return task, instance
+
+
+def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
+    """Take a task from the group queue. The conditional UPDATE decides between concurrent claimers."""
+    task, instance = _locked_task(session, actor, task_id)
+    if task.assignee_id == actor.user_id:
+        return task
+    if not is_candidate(actor, task) or is_recused(actor, instance):
+        raise NotPermitted("您不能办理此任务。", "You may not take this task.")
+    now = ctx.clock.now()
+    won = session.execute(
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
+                                HumanTask.status == TaskStatus.READY)
+        .values(assignee_id=actor.user_id, claimed_at=now, revision=HumanTask.revision + 1)
+    ).rowcount
+    if not won:
+        raise TaskAlreadyClaimed("该任务已被他人签收办理。", "Someone else has already claimed this task.")
+    session.refresh(task)
+    _audit_task(session, instance, actor, now, "task_claimed", task, {"assignee": actor.username})
+    return task
+
+
+def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
+    task, instance = _locked_task(session, actor, task_id)
+    if task.assignee_id != actor.user_id and not can_assign(actor, task):
+        raise TaskNotClaimedByYou("此任务不在您名下。", "This task is not held by you.")
+    now = ctx.clock.now()
+    before = task.assignee_id
+    task.assignee_id, task.claimed_at, task.revision = None, None, task.revision + 1
+    _audit_task(session, instance, actor, now, "task_unclaimed", task, {"previous_assignee_id": before})
+    return task
+
+
+def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """An office or leading-group member hands the task to a candidate (or takes it back)."""
+    task, instance = _locked_task(session, actor, task_id)
+    if not can_assign(actor, task):
+        raise NotPermitted("只有巡察办或领导小组可以分派任务。", "Only the office or the leading group may assign tasks.")
+    user = session.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
+    if user is None:
+        raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.", {"user": username})
+    from .actors import actor_for
+
+    target = actor_for(user)
+    if not is_candidate(target, task) or is_recused(target, instance):
+        raise InvalidInput(f"{user.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
+                           {"user": username})
+    now = ctx.clock.now()
+    before = task.assignee_id
+    task.assignee_id, task.claimed_at, task.revision = user.id, now, task.revision + 1
+    _audit_task(session, instance, actor, now, "task_assigned", task,
+                {"previous_assignee_id": before, "assignee": username})
+    return task
+
+
+@dataclass
+class Completion:
+    instance: ProcessInstance
+    next_tasks: list[HumanTask]
+
+
+def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
+                  expected_revision: int | None = None, claim_if_free: bool = False) -> Completion:
+    """Submit a task's form: validate, run the diagram on, persist — all or nothing."""
+    task, instance = _locked_task(session, actor, task_id)
+    if expected_revision is not None and expected_revision != task.revision:
+        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
+                         "The task changed after you opened it; reload and submit again.",
+                         {"revision": task.revision})
+    if task.assignee_id is None and claim_if_free and is_candidate(actor, task) and not is_recused(actor, instance):
+        task.assignee_id, task.claimed_at = actor.user_id, ctx.clock.now()
+    if task.assignee_id != actor.user_id:
+        raise TaskNotClaimedByYou("请先签收此任务再办理。" if task.assignee_id is None else "此任务由他人办理中。",
+                                  "Claim this task before completing it." if task.assignee_id is None
+                                  else "Someone else holds this task.")
+    if instance.status != InstanceStatus.RUNNING:
+        raise TaskNotActive("案件当前不在办理状态。", "The case is not running.", {"status": instance.status})
+    form = ctx.forms.get(task.form_key)
+    clean = validate(form, data)
+    now = ctx.clock.now()
+    parsed = _parsed(session, ctx, instance)
+    workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
+    workflow.script_engine = SCRIPT_ENGINE
+    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+    if spiff_task is None or spiff_task.state != TaskState.READY:
+        raise TaskNotActive("该任务已不在待办状态。", "The task is no longer ready.")
+    spiff_task.data.update(clean)
+    try:
+        spiff_task.run()
+    except WorkflowException as exc:
+        raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
+                            {"element_id": task.bpmn_id}) from exc
+    _run(workflow)
+    task.status, task.completed_at, task.completed_by_id = TaskStatus.COMPLETED, now, actor.user_id
+    drafts = [audit.EventDraft("task_completed", {
+        "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
+        "data": clean}, instance.id)]
+    drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
+    _save(session, ctx, instance, workflow, parsed, now)
+    drafts += projection.drain_events(session, instance)
+    if instance.status == InstanceStatus.COMPLETED:
+        drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
+    audit.record(session, audit.case_stream(instance.id), drafts, at=now, actor_id=actor.user_id,
+                 actor_name=actor.username)
+    return Completion(instance, projection.open_tasks(session, instance.id))
+
+
+def task_form_data(session: Session, ctx: EngineContext, task: HumanTask) -> dict[str, Any]:
+    """The current data the task's form starts from (its own fields only)."""
+    workflow = restore(session, ctx, task.instance)
+    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+    form = ctx.forms.get(task.form_key)
+    data = spiff_task.data if spiff_task is not None else {}
+    return {k: data[k] for k in form.field_names() if k in data}
+
+
+def task_context_data(session: Session, ctx: EngineContext, task: HumanTask) -> dict[str, Any]:
+    workflow = restore(session, ctx, task.instance)
+    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+    return dict(spiff_task.data) if spiff_task is not None else {}
+
+
+def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstance) -> dict[str, Any]:
+    """The case's data as the process sees it now: workflow data merged with the last task's data."""
+    workflow = restore(session, ctx, instance)
+    data = dict(workflow.data)
+    last = workflow.last_task
+    if last is not None:
+        data.update(last.data)
+    return data
+
+
+def _audit_task(session: Session, instance: ProcessInstance, actor: Actor, now: _dt.datetime, event_type: str,
+                task: HumanTask, extra: dict[str, Any]) -> None:
+    instance.updated_at = now
+    audit.record(session, audit.case_stream(instance.id), [audit.EventDraft(event_type, {
+        "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, **extra}, instance.id)],
+        at=now, actor_id=actor.user_id, actor_name=actor.username)

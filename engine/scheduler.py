@@ -1,0 +1,29 @@
+"""The scheduler process: APScheduler is only the clock; the ``timer`` table is the truth."""
+
+from __future__ import annotations
+
+import logging
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from .context import EngineContext
+from .timers import sweep
+
+log = logging.getLogger(__name__)
+
+
+def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0) -> None:
+    scheduler = BlockingScheduler(timezone="UTC")
+
+    def _tick() -> None:
+        try:
+            result = sweep(factory, ctx)
+            if result.fired or result.skipped:
+                log.info("timers fired=%s skipped=%s", result.fired, result.skipped)
+        except Exception:  # a failed sweep must not stop the clock; the next tick retries
+            log.exception("timer sweep failed")
+
+    scheduler.add_job(_tick, "interval", seconds=interval_seconds, max_instances=1, coalesce=True)
+    log.info("scheduler started: sweeping timers every %ss", interval_seconds)
+    scheduler.start()

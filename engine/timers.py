@@ -1,0 +1,79 @@
+"""Firing BPMN timers exactly once, from the durable ``timer`` table.
+
+Each due timer is fired in its own transaction: the timer row is claimed with ``FOR UPDATE SKIP
+LOCKED`` (PostgreSQL; SQLite's BEGIN IMMEDIATE serialises sweepers), the instance is locked and
+stepped, and the row is marked fired in the same commit. A sweeper that dies mid-way rolls back,
+and the timer is still waiting for the next sweep: fired at least once by the commit, at most once
+by the lock.
+
+The engine's clock decides when a timer is due, so tests move time instead of sleeping; the
+workflow is told its timer has expired by setting the event value SpiffWorkflow compares with now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from SpiffWorkflow.util.task import TaskState
+
+from models import InstanceStatus, Timer, TimerStatus
+
+from . import audit, projection
+from .context import EngineContext
+from .db import transaction
+from .runtime import _lock_instance, _parsed, _run, _save, restore
+
+EXPIRED = "1970-01-01T00:00:00+00:00"
+
+
+@dataclass
+class SweepResult:
+    fired: int = 0
+    skipped: int = 0
+
+
+def _claim_next_due(session: Session, ctx: EngineContext) -> Timer | None:
+    return session.execute(
+        select(Timer).where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now())
+        .order_by(Timer.due_at).limit(1).with_for_update(skip_locked=True)
+    ).scalar_one_or_none()
+
+
+def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
+    """Fire one claimed timer; False if its task is no longer waiting (it is then cancelled)."""
+    now = ctx.clock.now()
+    instance = _lock_instance(session, timer.instance_id)
+    workflow = restore(session, ctx, instance)
+    task = workflow.get_task_from_id(UUID(timer.task_guid))
+    if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
+        timer.status = TimerStatus.CANCELLED
+        return False
+    if not isinstance(task.internal_data.get("event_value"), dict):  # cycle timers keep their own schedule
+        task.internal_data["event_value"] = EXPIRED
+    workflow.refresh_timers()
+    _run(workflow)
+    timer.status, timer.fired_at = TimerStatus.FIRED, now
+    _save(session, ctx, instance, workflow, _parsed(session, ctx, instance), now)
+    audit.record(session, audit.case_stream(instance.id), [
+        audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
+                                         "due_at": timer.due_at, "fired_at": now}, instance.id),
+        *projection.drain_events(session, instance)], at=now, actor_id=None, actor_name="scheduler")
+    return True
+
+
+def sweep(factory: sessionmaker[Session], ctx: EngineContext, limit: int = 500) -> SweepResult:
+    """Fire due timers one transaction each, until none is due or ``limit`` is reached."""
+    result = SweepResult()
+    for _ in range(limit):
+        with transaction(factory) as session:
+            timer = _claim_next_due(session, ctx)
+            if timer is None:
+                break
+            if fire(session, ctx, timer):
+                result.fired += 1
+            else:
+                result.skipped += 1
+    return result

@@ -1,0 +1,50 @@
+"""SQLAlchemy 2.0 models of Xuncha, and nothing else (no Flask, no engine)."""
+
+from .audit import AuditEvent, AuditStreamHead
+from .base import Base, UTCDateTime, utcnow
+from .cases import Clue, ClueStatus, Finding, ItemStatus, RectificationItem
+from .content import Attachment, Comment
+from .org import ApiToken, Group, Membership, Organisation, OrgKind, User
+from .planning import Inspection, Round, RoundKind, TermPlan, TermPlanUnit
+from .process import (
+    HumanTask,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskStatus,
+    Timer,
+    TimerStatus,
+)
+
+__all__ = [
+    "ApiToken",
+    "Attachment",
+    "AuditEvent",
+    "AuditStreamHead",
+    "Base",
+    "Clue",
+    "ClueStatus",
+    "Comment",
+    "Finding",
+    "Group",
+    "HumanTask",
+    "Inspection",
+    "InstanceStatus",
+    "ItemStatus",
+    "Membership",
+    "OrgKind",
+    "Organisation",
+    "ProcessDefinition",
+    "ProcessInstance",
+    "RectificationItem",
+    "Round",
+    "RoundKind",
+    "TaskStatus",
+    "TermPlan",
+    "TermPlanUnit",
+    "Timer",
+    "TimerStatus",
+    "UTCDateTime",
+    "User",
+    "utcnow",
+]

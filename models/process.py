@@ -1,0 +1,141 @@
+"""Process definitions, running instances and the projections queues read (human tasks, timers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, UTCDateTime, utcnow
+from .org import User
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a BPMN process; the XML is kept verbatim, identified by its sha256."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version", name="uq_process_definition_key_version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    comment: Mapped[str | None] = mapped_column(String(500))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    deployed_by: Mapped[User | None] = relationship()
+
+
+class InstanceStatus:
+    RUNNING = "running"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    SUSPENDED = "suspended"
+    ERROR = "error"
+
+
+class ProcessInstance(Base):
+    """A running case. ``state`` is SpiffWorkflow's serialization *without* the spec, which is
+    restored from the pinned definition (cached by hash). ``version`` guards against lost updates."""
+
+    __tablename__ = "process_instance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=InstanceStatus.RUNNING, index=True)
+    state: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    reference: Mapped[str | None] = mapped_column(String(64), index=True)  # case number shown to people
+    case_kind: Mapped[str | None] = mapped_column(String(32))  # "clue", "rectification" or None
+    confidential: Mapped[bool] = mapped_column(default=False)
+    scope_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))  # the owning office's scope
+    bindings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # lane/group key → org id
+    recused_user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TaskStatus:
+    READY = "ready"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class HumanTask(Base):
+    """Projection of one READY user task: what queues, counts and dashboards query."""
+
+    __tablename__ = "human_task"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_guid: Mapped[str] = mapped_column(String(36), unique=True)
+    bpmn_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(300))
+    process_key: Mapped[str] = mapped_column(String(128))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    reference: Mapped[str | None] = mapped_column(String(64))
+    lane: Mapped[str | None] = mapped_column(String(128))
+    candidate_group: Mapped[str | None] = mapped_column(String(64))
+    candidate_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    candidate_org_path: Mapped[str | None] = mapped_column(String(512))
+    candidate_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    scope_path: Mapped[str] = mapped_column(String(512), default="")  # the owning office's scope
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    status: Mapped[str] = mapped_column(String(16), default=TaskStatus.READY)
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1)  # bumps on claim/assign: stale forms lose
+
+    instance: Mapped[ProcessInstance] = relationship()
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+
+
+Index("ix_human_task_instance_status", HumanTask.instance_id, HumanTask.status)
+Index("ix_human_task_assignee_status", HumanTask.assignee_id, HumanTask.status, HumanTask.due_at)
+Index("ix_human_task_group_queue", HumanTask.status, HumanTask.candidate_group, HumanTask.candidate_org_path)
+Index("ix_human_task_completed_by", HumanTask.completed_by_id, HumanTask.completed_at)
+Index("ix_human_task_scope", HumanTask.status, HumanTask.scope_path)
+
+
+class TimerStatus:
+    WAITING = "waiting"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class Timer(Base):
+    """Projection of a waiting BPMN timer event; the scheduler's durable source of truth."""
+
+    __tablename__ = "timer"
+    __table_args__ = (UniqueConstraint("task_guid", "due_at", name="uq_timer_task_due"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    bpmn_id: Mapped[str] = mapped_column(String(128))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=TimerStatus.WAITING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_timer_status_due", Timer.status, Timer.due_at)

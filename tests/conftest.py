@@ -1,0 +1,138 @@
+"""Shared fixtures: a migrated database per test on SQLite and (when reachable) PostgreSQL, an engine
+context with a clock the test controls, and the demo organisations and accounts.
+
+PostgreSQL is used when ``TEST_DATABASE_URL`` is set, or when 127.0.0.1:5432/test answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine import demo as demo_data
+from engine.accounts import hash_password
+from engine.bootstrap import deploy_shipped
+from engine.clock import FrozenClock
+from engine.context import EngineContext
+from engine.db import make_engine, make_session_factory, transaction
+from engine.definitions import SPEC_CACHE
+from engine.migrate import upgrade
+from models import Base
+
+DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
+START = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+def _postgres_url() -> str | None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            return DEFAULT_PG
+    except OSError:
+        return None
+
+
+PG_URL = _postgres_url()
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def demo_password_hash() -> str:
+    return hash_password(demo_data.DEMO_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    if PG_URL is None:
+        pytest.skip("PostgreSQL not reachable")
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(PG_URL)
+    return PG_URL
+
+
+def _truncate_postgres(engine: Engine) -> None:
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated, empty database: one test, one database."""
+    SPEC_CACHE.clear()
+    if request.param == "sqlite":
+        path = tmp_path / "xuncha.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
+        return
+    url = request.getfixturevalue("postgres_migrated")
+    engine = make_engine(url)
+    _truncate_postgres(engine)
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def sql_engine(db_url: str) -> Iterator[Engine]:
+    engine = make_engine(db_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def factory(sql_engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(sql_engine)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def ctx(clock: FrozenClock) -> EngineContext:
+    return EngineContext.default(clock=clock)
+
+
+@pytest.fixture
+def demo(factory: sessionmaker[Session], ctx: EngineContext, demo_password_hash: str) -> demo_data.Demo:
+    """Groups, organisations, the demo accounts, the shipped diagrams and a round with inspections."""
+    with transaction(factory) as session:
+        loaded = demo_data.seed_reference_data(session, demo_password_hash)
+    deploy_shipped(factory, ctx)
+    with transaction(factory) as session:
+        loaded = demo_data.seed_reference_data(session)
+        demo_data.seed_plan(session, loaded)
+        loaded = demo_data.seed_reference_data(session)
+    return loaded
+
+
+@pytest.fixture
+def session(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for checking results (each engine call in a test uses its own transaction)."""
+    with factory() as s:
+        yield s

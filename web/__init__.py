@@ -1,0 +1,75 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g
+from flask_wtf.csrf import CSRFProtect
+from sqlalchemy import inspect
+
+from engine.bootstrap import deploy_shipped
+
+from . import config, db, errors
+
+csrf = CSRFProtect()
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.config.update(config.from_environment())
+    app.config.update(overrides or {})
+    db.init_app(app)
+    csrf.init_app(app)
+    errors.register(app)
+    _register_blueprints(app)
+    _security_headers(app)
+    if app.config.get("DEPLOY_SHIPPED_WORKFLOWS"):
+        _deploy_shipped(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from .api.routes import bp as api_bp
+    from .auth.routes import bp as auth_bp
+    from .auth.routes import load_session_actor
+    from .cases.routes import bp as cases_bp
+    from .definitions.routes import bp as definitions_bp
+    from .public.routes import bp as public_bp
+    from .queue.routes import bp as queue_bp
+    from .tasks.routes import bp as tasks_bp
+
+    app.before_request(load_session_actor)
+    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
+    app.register_blueprint(api_bp)
+
+    @app.context_processor
+    def _inject() -> dict[str, Any]:
+        return {"actor": g.get("actor")}
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'")
+        return response
+
+
+def _deploy_shipped(app: Flask) -> None:
+    """Deploy the shipped diagrams if the schema exists (a fresh database is migrated first)."""
+    engine = app.extensions["xuncha.engine"]
+    if not inspect(engine).has_table("process_definition"):
+        log.warning("database not migrated yet; run `xuncha db upgrade`")
+        return
+    for result in deploy_shipped(db.sessions(app), app.extensions["xuncha.context"]):
+        if result.created:
+            log.info("deployed %s v%s", result.definition.key, result.definition.version)

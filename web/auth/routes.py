@@ -1,0 +1,97 @@
+"""Logging in and out of the web UI, and resolving who is acting on each request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from engine import audit
+from engine.accounts import authenticate
+from engine.actors import actor_for
+from engine.errors import AuthenticationFailed
+from models import User
+
+from ..db import ctx, db
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_session_actor() -> None:
+    """Before each page request: who is logged in (API requests authenticate with tokens instead)."""
+    g.actor = None
+    user_id = session.get("user_id")
+    if user_id is None or request.path.startswith("/api/"):
+        return
+    user = db().get(User, user_id)
+    if user is None or not user.active:
+        session.clear()
+        return
+    g.actor = actor_for(user)
+
+
+def login_required(view: F) -> F:
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if g.get("actor") is None:
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return cast(F, wrapper)
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            actor = g.get("actor")
+            if actor is None:
+                return redirect(url_for("auth.login", next=request.full_path))
+            if not any(actor.has_role(r) for r in roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, login_required(wrapper))
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("queue.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        session_db = db()
+        try:
+            user = authenticate(session_db, username, password)
+        except AuthenticationFailed as exc:
+            error = exc.message_zh
+            audit.record(session_db, audit.SYSTEM_STREAM, [audit.EventDraft("login_failed", {"username": username})],
+                         at=ctx().clock.now(), actor_id=None, actor_name=username[:64])
+            session_db.commit()
+        else:
+            session.clear()
+            session["user_id"] = user.id
+            session.permanent = True
+            audit.record(session_db, audit.SYSTEM_STREAM, [audit.EventDraft("login", {"username": user.username})],
+                         at=ctx().clock.now(), actor_id=user.id, actor_name=user.username)
+            session_db.commit()
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", error=error, username=request.form.get("username", ""))
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    session.clear()
+    return redirect(url_for("auth.login"))

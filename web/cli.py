@@ -1,0 +1,135 @@
+"""The ``xuncha`` command: a Flask CLI group for running, migrating, seeding, deploying and auditing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from engine import audit, demo
+from engine.bootstrap import deploy_shipped
+from engine.db import transaction
+from engine.definitions import deploy
+from engine.errors import DefinitionInvalid
+from engine.migrate import upgrade
+
+from . import create_app
+from .db import sessions
+
+
+def _app(*_args: object) -> object:
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False)
+def cli() -> None:
+    """巡察发现问题管理系统 (Xuncha)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@with_appcontext
+def db_upgrade() -> None:
+    """Apply every Alembic migration not yet applied."""
+    url = str(current_app.config["DATABASE_URL"])
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(url)
+    click.echo("数据库已是最新结构 / database schema is up to date")
+
+
+@cli.command("demo-data")
+@with_appcontext
+def demo_data() -> None:
+    """Load the demo accounts, plan and cases (does nothing if they are there)."""
+    context = current_app.extensions["xuncha.context"]
+    deploy_shipped(sessions(), context)
+    with transaction(sessions()) as session:
+        loaded = demo.load(session, context)
+    click.echo("演示数据已载入 / demo data loaded" if loaded.created else "演示数据已存在 / demo data already present")
+
+
+@cli.command("deploy")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--comment", default=None, help="Why this version is deployed.")
+@with_appcontext
+def deploy_command(file: Path, comment: str | None) -> None:
+    """Validate and deploy a BPMN file as a new version."""
+    context = current_app.extensions["xuncha.context"]
+    try:
+        with transaction(sessions()) as session:
+            result = deploy(session, file.read_bytes(), None, context.forms, at=context.clock.now(), comment=comment)
+            key, version = result.definition.key, result.definition.version
+    except DefinitionInvalid as exc:
+        click.echo(f"{exc.message_zh} / {exc.message_en}", err=True)
+        for problem in exc.details.get("problems", []):
+            click.echo(f"  [{problem['element_id'] or '-'}] {problem['message_zh']} / {problem['message_en']}",
+                       err=True)
+        sys.exit(1)
+    for warning in result.warnings:
+        click.echo(f"  warning [{warning.element_id}] {warning.message_zh}")
+    click.echo(f"{key} v{version} " + ("已部署 / deployed" if result.created else "内容未变 / unchanged"))
+
+
+@cli.group("audit")
+def audit_group() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Recompute every hash chain; exit 1 and name the first broken link if any."""
+    with transaction(sessions()) as session:
+        result = audit.verify(session)
+    if result.ok:
+        click.echo(f"审计链完整 / audit chain intact: {result.checked} events checked")
+        return
+    broken = result.first_broken or {}
+    click.echo(f"审计链断裂 / audit chain BROKEN after {result.checked} events: stream={broken.get('stream')} "
+               f"seq={broken.get('seq')} event_id={broken.get('event_id')}: {broken.get('reason')}", err=True)
+    sys.exit(1)
+
+
+@cli.command("scheduler")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between timer sweeps.")
+@with_appcontext
+def scheduler_command(interval: float) -> None:
+    """Run the timer sweeper (any number may run side by side)."""
+    from engine.scheduler import run_forever
+
+    run_forever(sessions(), current_app.extensions["xuncha.context"], interval)
+
+
+@cli.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--no-scheduler", is_flag=True, help="Start the web server only.")
+@with_appcontext
+def run_command(host: str, port: int, no_scheduler: bool) -> None:
+    """Start the web server, and a scheduler process beside it."""
+    scheduler = None
+    if not no_scheduler:
+        scheduler = subprocess.Popen([sys.executable, "-m", "web.cli", "scheduler"], env=os.environ.copy())
+    try:
+        click.echo(f"巡察发现问题管理系统: http://{host}:{port}/")
+        current_app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    cli()

@@ -1,0 +1,37 @@
+"""Configuration, read once from the environment with laptop-safe defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("XUNCHA_INSTANCE_DIR", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    """A stable per-installation key: from the environment, else generated once into instance/."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def from_environment() -> dict[str, object]:
+    return {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xuncha.db'}"),
+        "SECRET_KEY": _secret_key(),
+        "WORKFLOWS_DIR": Path(os.environ.get("XUNCHA_WORKFLOWS_DIR", ROOT / "workflows")),
+        "UPLOAD_DIR": Path(os.environ.get("XUNCHA_UPLOAD_DIR", INSTANCE_DIR / "uploads")),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("XUNCHA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+        "DEPLOY_SHIPPED_WORKFLOWS": os.environ.get("XUNCHA_DEPLOY_SHIPPED", "1") == "1",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": int(os.environ.get("XUNCHA_SESSION_SECONDS", 8 * 3600)),
+        "WTF_CSRF_TIME_LIMIT": None,
+    }

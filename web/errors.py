@@ -1,0 +1,66 @@
+"""One mapping from domain errors to responses: JSON for the API, a page for people."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import XunchaError
+
+_HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
+    400: ("bad_request", "请求无效。", "Bad request."),
+    401: ("not_authenticated", "请先登录。", "Please log in."),
+    403: ("not_permitted", "您无权进行此操作。", "You are not permitted to do this."),
+    404: ("not_found", "页面或记录不存在。", "Not found."),
+    405: ("method_not_allowed", "不支持此请求方法。", "Method not allowed."),
+    413: ("too_large", "上传的内容过大。", "The upload is too large."),
+    429: ("too_many_requests", "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
+}
+
+
+def locale() -> str:
+    from flask import g
+
+    actor = getattr(g, "actor", None)
+    if actor is not None and actor.locale:
+        return str(actor.locale)
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
+    return "en" if best == "en" else "zh_CN"
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": details or {}}}
+
+
+def _respond(status: int, code: str, zh: str, en: str, details: dict[str, Any] | None = None) -> Response:
+    message = en if locale().startswith("en") else zh
+    if wants_json():
+        response = jsonify(error_body(code, message, details))
+    else:
+        response = Response(render_template("error.html", status=status, message=message, message_zh=zh,
+                                            message_en=en, details=details or {}))
+    response.status_code = status
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(XunchaError)
+    def _domain(error: XunchaError) -> Response:
+        return _respond(error.status, error.code, error.message_zh, error.message_en, error.details)
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error: CSRFError) -> Response:
+        return _respond(400, "csrf_failed", "页面已过期，请刷新后重试。", "The page expired; reload and try again.")
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        code, zh, en = _HTTP_MESSAGES.get(status, ("http_error", "请求失败。", error.name))
+        return _respond(status, code, zh, en)
