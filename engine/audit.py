@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -43,7 +43,7 @@ class EventDraft:
 def _digest(prev_hash: str, stream: str, seq: int, at: datetime, event_type: str, actor_id: int | None,
             actor_name: str | None, instance_id: int | None, payload: str) -> str:
     body = canonical_json({
-        "stream": stream, "seq": seq, "at": at.isoformat(), "type": event_type, "actor_id": actor_id,
+        "stream": stream, "seq": seq, "at": at.astimezone(UTC).isoformat(), "type": event_type, "actor_id": actor_id,
         "actor": actor_name, "instance_id": instance_id, "payload": payload,
     })
     return hashlib.sha256((prev_hash + body).encode("utf-8")).hexdigest()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -29,3 +32,37 @@ class FrozenClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+
+# SpiffWorkflow's timer events read ``datetime.now`` themselves. While the engine runs a workflow it
+# makes that "now" its own clock's, so timer deadlines are computed from, and fire by, the same
+# clock as everything else (and tests can move it). Outside ``workflow_time`` it is real time.
+_CURRENT: ContextVar[Clock | None] = ContextVar("xuncha_workflow_clock", default=None)
+
+
+class _WorkflowDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> datetime:  # type: ignore[override]
+        clock = _CURRENT.get()
+        if clock is None:
+            return datetime.now(tz)
+        moment = clock.now()
+        return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+
+
+@contextmanager
+def workflow_time(clock: Clock) -> Iterator[None]:
+    token = _CURRENT.set(clock)
+    try:
+        yield
+    finally:
+        _CURRENT.reset(token)
+
+
+def _install() -> None:
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    timer.datetime = _WorkflowDatetime  # type: ignore[misc]
+
+
+_install()

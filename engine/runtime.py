@@ -25,6 +25,7 @@ from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
 
 from . import audit, cases, projection
 from .actors import Actor
+from .clock import workflow_time
 from .calendar import add_working_days, is_working_day, working_days_between
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
@@ -66,9 +67,14 @@ def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
     return SPEC_CACHE.get(session, instance.definition, ctx.forms)
 
 
-def _run(workflow: BpmnWorkflow) -> None:
+def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> None:
+    """Run ``task`` (if given) and then the engine steps up to the next wait, on the engine's clock."""
     try:
-        workflow.do_engine_steps()
+        with workflow_time(ctx.clock):
+            if task is not None:
+                task.run()
+            workflow.refresh_timers()
+            workflow.do_engine_steps()
     except WorkflowException as exc:
         raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
                             {"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None)}) from exc
@@ -109,7 +115,7 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
     workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=SCRIPT_ENGINE)
     start = workflow.get_tasks(state=TaskState.READY)[0]
     start.data.update(data)
-    _run(workflow)
+    _run(ctx, workflow)
     instance = ProcessInstance(
         definition=definition, definition_id=definition.id, process_key=definition.key, state="",
         title=title or definition.name, reference=reference, case_kind=case_kind, confidential=confidential,
@@ -243,12 +249,7 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskNotActive("该任务已不在待办状态。", "The task is no longer ready.")
     spiff_task.data.update(clean)
-    try:
-        spiff_task.run()
-    except WorkflowException as exc:
-        raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
-                            {"element_id": task.bpmn_id}) from exc
-    _run(workflow)
+    _run(ctx, workflow, spiff_task)
     task.status, task.completed_at, task.completed_by_id = TaskStatus.COMPLETED, now, actor.user_id
     drafts = [audit.EventDraft("task_completed", {
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,

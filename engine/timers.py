@@ -6,8 +6,8 @@ stepped, and the row is marked fired in the same commit. A sweeper that dies mid
 and the timer is still waiting for the next sweep: fired at least once by the commit, at most once
 by the lock.
 
-The engine's clock decides when a timer is due, so tests move time instead of sleeping; the
-workflow is told its timer has expired by setting the event value SpiffWorkflow compares with now.
+The engine's clock decides when a timer is due (see ``clock.workflow_time``), so tests move time
+instead of sleeping.
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ from . import audit, projection
 from .context import EngineContext
 from .db import transaction
 from .runtime import _lock_instance, _parsed, _run, _save, restore
-
-EXPIRED = "1970-01-01T00:00:00+00:00"
-
 
 @dataclass
 class SweepResult:
@@ -51,10 +48,7 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
         timer.status = TimerStatus.CANCELLED
         return False
-    if not isinstance(task.internal_data.get("event_value"), dict):  # cycle timers keep their own schedule
-        task.internal_data["event_value"] = EXPIRED
-    workflow.refresh_timers()
-    _run(workflow)
+    _run(ctx, workflow)
     timer.status, timer.fired_at = TimerStatus.FIRED, now
     _save(session, ctx, instance, workflow, _parsed(session, ctx, instance), now)
     audit.record(session, audit.case_stream(instance.id), [

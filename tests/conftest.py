@@ -132,7 +132,7 @@ def demo(factory: sessionmaker[Session], ctx: EngineContext, demo_password_hash:
 
 
 @pytest.fixture
-def session(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A session for checking results (each engine call in a test uses its own transaction)."""
-    with factory() as s:
+def session(sql_engine: Engine) -> Iterator[Session]:
+    """A read-only session for checking results (each engine call in a test has its own transaction)."""
+    with make_session_factory(sql_engine, read_only=True)() as s:
         yield s

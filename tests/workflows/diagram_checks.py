@@ -37,7 +37,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'workflows')
 FORMS = os.path.join(HERE, 'forms')
 VERBOSE = '-v' in sys.argv
 NS = {'bpmn': 'http://www.omg.org/spec/BPMN/20100524/MODEL',

@@ -1,0 +1,77 @@
+"""Waiting BPMN timers are projected into the timer table and fired once, when the engine's clock says."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from engine import runtime, timers
+from engine.db import transaction
+from engine.definitions import deploy
+from models import InstanceStatus, Timer, TimerStatus
+from tests.helpers import instance, ready_tasks
+
+TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="reminder_test" name="催办测试" isExecutable="true">
+    <bpmn:laneSet id="ls"><bpmn:lane id="L" name="office"><bpmn:flowNodeRef>work</bpmn:flowNodeRef>
+      <bpmn:flowNodeRef>escalated</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+    <bpmn:startEvent id="s"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="work"/>
+    <bpmn:userTask id="work" name="办理"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="work" targetRef="e"/>
+    <bpmn:endEvent id="e"/>
+    <bpmn:boundaryEvent id="late" attachedToRef="work" cancelActivity="true">
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT2H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:boundaryEvent>
+    <bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="escalated"/>
+    <bpmn:userTask id="escalated" name="督办"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="escalated" targetRef="e2"/>
+    <bpmn:endEvent id="e2"/>
+  </bpmn:process>
+</bpmn:definitions>""".encode()
+
+
+def _start(factory, ctx, demo) -> int:  # type: ignore[no-untyped-def]
+    with transaction(factory) as s:
+        deploy(s, TIMER_DIAGRAM, None, ctx.forms, at=ctx.clock.now())
+    with transaction(factory) as s:
+        return runtime.start_instance(s, ctx, demo.actor("office1"), "reminder_test", {},
+                                      scope_path=demo.orgs["CITY"].path).id
+
+
+def _timers(factory, iid):  # type: ignore[no-untyped-def]
+    with factory() as s:
+        return s.execute(select(Timer).where(Timer.instance_id == iid)).scalars().all()
+
+
+def test_timer_is_projected_and_fires_once_when_the_clock_passes_it(factory, ctx, clock, demo):
+    iid = _start(factory, ctx, demo)
+    (timer,) = _timers(factory, iid)
+    assert timer.status == TimerStatus.WAITING and timer.bpmn_id == "late"
+    assert timedelta(hours=1, minutes=59) < timer.due_at - clock.now() <= timedelta(hours=2, minutes=1)
+
+    assert timers.sweep(factory, ctx).fired == 0
+    clock.advance(timedelta(hours=3))
+    assert timers.sweep(factory, ctx).fired == 1
+    assert timers.sweep(factory, ctx).fired == 0
+
+    (timer,) = _timers(factory, iid)
+    assert timer.status == TimerStatus.FIRED and timer.fired_at == clock.now()
+    assert [t.bpmn_id for t in ready_tasks(factory, iid)] == ["escalated"]
+
+
+def test_timer_of_a_completed_task_is_cancelled_and_never_fires(factory, ctx, clock, demo):
+    iid = _start(factory, ctx, demo)
+    office = demo.actor("office1")
+    (task,) = ready_tasks(factory, iid)
+    with transaction(factory) as s:
+        runtime.claim_task(s, ctx, office, task.id)
+    with transaction(factory) as s:
+        runtime.complete_task(s, ctx, office, task.id, {"comment": "按时办结"})
+    (timer,) = _timers(factory, iid)
+    assert timer.status == TimerStatus.CANCELLED
+    clock.advance(timedelta(days=1))
+    assert timers.sweep(factory, ctx).fired == 0
+    assert instance(factory, iid).status == InstanceStatus.COMPLETED
