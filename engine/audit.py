@@ -50,15 +50,14 @@ def _digest(prev_hash: str, stream: str, seq: int, at: datetime, event_type: str
 
 
 def _lock_head(session: Session, stream: str) -> AuditStreamHead:
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert(AuditStreamHead).values(stream=stream, seq=0, hash=GENESIS).on_conflict_do_nothing()
-    )
-    head = session.execute(
-        select(AuditStreamHead).where(AuditStreamHead.stream == stream).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    """The stream's head row, locked; created on a stream's first event (racing creators are fine)."""
+    query = (select(AuditStreamHead).where(AuditStreamHead.stream == stream).with_for_update()
+             .execution_options(populate_existing=True))
+    head = session.execute(query).scalar_one_or_none()
+    if head is None:
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(insert(AuditStreamHead).values(stream=stream, seq=0, hash=GENESIS).on_conflict_do_nothing())
+        head = session.execute(query).scalar_one()
     return head
 
 

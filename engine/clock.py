@@ -62,7 +62,7 @@ def workflow_time(clock: Clock) -> Iterator[None]:
 def _install() -> None:
     from SpiffWorkflow.bpmn.specs.event_definitions import timer
 
-    timer.datetime = _WorkflowDatetime  # type: ignore[misc]
+    timer.datetime = _WorkflowDatetime
 
 
 _install()

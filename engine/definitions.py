@@ -10,9 +10,9 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -62,6 +62,7 @@ class ParsedDefinition:
     subprocess_specs: dict[str, Any]
     tasks: dict[str, UserTaskInfo] = field(default_factory=dict)
     lane_groups: dict[str, str] = field(default_factory=dict)
+    has_timers: bool = False
     warnings: list[Problem] = field(default_factory=list)
 
     def task(self, bpmn_id: str) -> UserTaskInfo | None:
@@ -163,7 +164,7 @@ def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: F
 
 def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> list[Problem]:
     problems: list[Problem] = []
-    bpmn_id = getattr(task_spec, "bpmn_id", None)
+    bpmn_id: str = getattr(task_spec, "bpmn_id", None) or task_spec.name
     for operator, _target in getattr(task_spec, "cond_task_specs", []) or []:
         condition = getattr(operator, "args", (None,))[0] if operator is not None else None
         if not isinstance(condition, str):
@@ -175,6 +176,7 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> l
                                     f"Condition has a syntax error: {condition} ({exc.msg})"))
     event_definition = getattr(task_spec, "event_definition", None)
     if isinstance(event_definition, TimerEventDefinition):
+        parsed.has_timers = True
         try:
             compile(event_definition.expression, f"<timer {bpmn_id}>", "eval")
         except SyntaxError as exc:
@@ -266,7 +268,8 @@ def deploy(session: Session, xml: bytes, actor: Actor | None, forms: FormStore, 
     try:
         session.flush()
     except IntegrityError as exc:
-        raise Conflict("另一个版本正在同时部署，请重试。", "Another version was deployed at the same time; retry.") from exc
+        raise Conflict("另一个版本正在同时部署，请重试。",
+                       "Another version was deployed at the same time; retry.") from exc
     audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("definition_deployed", {
         "definition_id": definition.id, "key": definition.key, "version": definition.version,
         "sha256": definition.sha256, "comment": comment,

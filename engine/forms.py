@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ class Form:
 
     def field_names(self) -> list[str]:
         return list(self.schema.get("properties", {}))
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        return Draft202012Validator(self.schema, format_checker=FormatChecker())
 
 
 class FormStore:
@@ -119,8 +124,7 @@ def validate(form: Form, data: dict[str, Any]) -> dict[str, Any]:
     for key in unknown:
         zh, en = _MESSAGES["additionalProperties"]
         fields[key] = {"message_zh": f"未知字段：{key}。", "message_en": f"Unknown field: {key}."}
-    validator = Draft202012Validator(form.schema, format_checker=FormatChecker())
-    for error in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+    for error in sorted(form.validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = _field_path(error)
         if path in fields:
             continue

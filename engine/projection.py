@@ -46,24 +46,30 @@ def _ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
 
 
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, parsed: ParsedDefinition,
-         now: datetime) -> None:
+         now: datetime) -> list[HumanTask]:
+    """Bring the instance's human-task and timer rows in line with the workflow; return the open tasks."""
     ready = {str(t.id): t for t in _ready_user_tasks(workflow)}
     existing = {row.task_guid: row for row in open_tasks(session, instance.id)}
+    current = []
     for guid, row in existing.items():
-        if guid not in ready:
+        if guid in ready:
+            current.append(row)
+        else:
             row.status, row.completed_at = TaskStatus.CANCELLED, now
             _queue_event(session, instance, EventDraft("task_cancelled", {
                 "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name}, instance.id))
-    for guid, spiff_task in ready.items():
-        if guid not in existing:
-            row = _new_task(instance, spiff_task, parsed, now)
-            session.add(row)
-            session.flush()
-            _queue_event(session, instance, EventDraft("task_created", {
-                "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
-                "candidate_group": row.candidate_group, "candidate_org_id": row.candidate_org_id,
-                "due_at": row.due_at}, instance.id))
-    _sync_timers(session, instance, workflow, now)
+    created = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in existing]
+    if created:
+        session.add_all(created)
+        session.flush()
+    for row in created:
+        _queue_event(session, instance, EventDraft("task_created", {
+            "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
+            "candidate_group": row.candidate_group, "candidate_org_id": row.candidate_org_id,
+            "due_at": row.due_at}, instance.id))
+    if parsed.has_timers:
+        _sync_timers(session, instance, workflow, now)
+    return sorted(current + created, key=lambda row: row.id)
 
 
 def _new_task(instance: ProcessInstance, spiff_task: Any, parsed: ParsedDefinition, now: datetime) -> HumanTask:

@@ -17,7 +17,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -25,8 +25,8 @@ from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
 
 from . import audit, cases, projection
 from .actors import Actor
-from .clock import workflow_time
 from .calendar import add_working_days, is_working_day, working_days_between
+from .clock import workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
 from .errors import (
@@ -88,18 +88,20 @@ def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
 
 
 def _save(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
-          parsed: ParsedDefinition, now: _dt.datetime) -> None:
+          parsed: ParsedDefinition, now: _dt.datetime) -> list[HumanTask]:
+    """Write the state and projections; returns the instance's open human tasks."""
     instance.state = dump_state(workflow)
     instance.updated_at = now
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
-    projection.sync(session, instance, workflow, parsed, now)
+    open_tasks = projection.sync(session, instance, workflow, parsed, now)
     try:
         session.flush()
     except StaleDataError as exc:
-        raise StaleState("案件已被他人修改，请刷新后重试。", "The case was changed by someone else; reload and retry.") \
-            from exc
+        raise StaleState("案件已被他人修改，请刷新后重试。",
+                         "The case was changed by someone else; reload and retry.") from exc
+    return open_tasks
 
 
 def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_key: str, data: dict[str, Any],
@@ -140,24 +142,32 @@ def get_instance(session: Session, actor: Actor, instance_id: int) -> ProcessIns
     return instance
 
 
-def get_task(session: Session, actor: Actor, task_id: int) -> HumanTask:
-    """A task the actor may see (as a candidate, its holder, or over the case); otherwise NotFound."""
-    task = session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound("任务不存在。", "The task does not exist.")
-    instance = task.instance
+def _check_visible(actor: Actor, task: HumanTask, instance: ProcessInstance) -> None:
     if is_recused(actor, instance) or not (
         task.assignee_id == actor.user_id or task.completed_by_id == actor.user_id
         or is_candidate(actor, task) or can_see_instance(actor, instance)
     ):
         raise NotFound("任务不存在或无权查看。", "The task does not exist or is not visible to you.")
+
+
+def get_task(session: Session, actor: Actor, task_id: int) -> HumanTask:
+    """A task the actor may see (as a candidate, its holder, or over the case); otherwise NotFound."""
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("任务不存在。", "The task does not exist.")
+    _check_visible(actor, task, task.instance)
     return task
 
 
 def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, ProcessInstance]:
-    task = get_task(session, actor, task_id)
-    instance = _lock_instance(session, task.instance_id)
-    session.refresh(task)
+    """The task and its instance, the instance row locked first and the task read after the lock."""
+    instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
+    if instance_id is None:
+        raise NotFound("任务不存在。", "The task does not exist.")
+    instance = _lock_instance(session, instance_id)
+    task = session.execute(select(HumanTask).where(HumanTask.id == task_id)
+                           .execution_options(populate_existing=True)).scalar_one()
+    _check_visible(actor, task, instance)
     if task.status != TaskStatus.READY:
         raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
                             {"status": task.status})
@@ -172,12 +182,12 @@ def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int)
     if not is_candidate(actor, task) or is_recused(actor, instance):
         raise NotPermitted("您不能办理此任务。", "You may not take this task.")
     now = ctx.clock.now()
-    won = session.execute(
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
                                 HumanTask.status == TaskStatus.READY)
         .values(assignee_id=actor.user_id, claimed_at=now, revision=HumanTask.revision + 1)
-    ).rowcount
-    if not won:
+    )
+    if result.rowcount != 1:
         raise TaskAlreadyClaimed("该任务已被他人签收办理。", "Someone else has already claimed this task.")
     session.refresh(task)
     _audit_task(session, instance, actor, now, "task_claimed", task, {"assignee": actor.username})
@@ -199,7 +209,8 @@ def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int
     """An office or leading-group member hands the task to a candidate (or takes it back)."""
     task, instance = _locked_task(session, actor, task_id)
     if not can_assign(actor, task):
-        raise NotPermitted("只有巡察办或领导小组可以分派任务。", "Only the office or the leading group may assign tasks.")
+        raise NotPermitted("只有巡察办或领导小组可以分派任务。",
+                           "Only the office or the leading group may assign tasks.")
     user = session.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
     if user is None:
         raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.", {"user": username})
@@ -255,13 +266,13 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
         "data": clean}, instance.id)]
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
-    _save(session, ctx, instance, workflow, parsed, now)
+    next_tasks = _save(session, ctx, instance, workflow, parsed, now)
     drafts += projection.drain_events(session, instance)
     if instance.status == InstanceStatus.COMPLETED:
         drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
     audit.record(session, audit.case_stream(instance.id), drafts, at=now, actor_id=actor.user_id,
                  actor_name=actor.username)
-    return Completion(instance, projection.open_tasks(session, instance.id))
+    return Completion(instance, next_tasks)
 
 
 def task_form_data(session: Session, ctx: EngineContext, task: HumanTask) -> dict[str, Any]:
@@ -283,7 +294,8 @@ def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstanc
     """The case's data as the process sees it now: workflow data merged with the last task's data."""
     workflow = restore(session, ctx, instance)
     data = dict(workflow.data)
-    last = workflow.last_task
+    finished = [t for t in workflow.tasks.values() if t.has_state(TaskState.FINISHED_MASK)]
+    last = workflow.last_task or max(finished, key=lambda t: t.last_state_change, default=None)
     if last is not None:
         data.update(last.data)
     return data

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
 STATE_FORMAT = "xuncha-spec-ref/1"
 
@@ -58,8 +59,69 @@ _SERIALIZER = BpmnWorkflowSerializer(_REGISTRY)
 FULL_SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
 
 
+def _prune_tree(workflow: Any) -> set[Any]:
+    """Drop the finished tasks above the lowest common ancestor of all unfinished tasks.
+
+    SpiffWorkflow keeps every task it ever ran; a loop (a monthly report, a send-back) adds tasks
+    forever, so state size and step cost would grow with the age of a case. What lies above that
+    ancestor is finished history that no live task can reach again (joins count inputs below it),
+    and the history people read is the audit trail. The new root keeps its full data.
+    """
+    live = [t for t in workflow.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    if not live:
+        return set()
+    paths = []
+    for task in live:
+        path = []
+        node = task
+        while node is not None:
+            path.append(node)
+            node = node.parent
+        paths.append(path[::-1])
+    ancestor = paths[0][0]
+    for column in zip(*paths, strict=False):
+        if any(node is not column[0] for node in column):
+            break
+        ancestor = column[0]
+    if not ancestor.has_state(TaskState.FINISHED_MASK) and ancestor.parent is not None:
+        ancestor = ancestor.parent  # the root must be a finished task (joins count a parentless task as done)
+    if ancestor is workflow.task_tree:
+        return set()
+    keep = set()
+    stack = [ancestor]
+    while stack:
+        node = stack.pop()
+        keep.add(node.id)
+        stack.extend(node.children)
+    removed = set(workflow.tasks) - keep
+    data = ancestor.data
+    for task_id in removed:
+        del workflow.tasks[task_id]
+    ancestor._parent = None
+    ancestor.data = data
+    workflow.task_tree = ancestor
+    if workflow.last_task is not None and workflow.last_task.id in removed:
+        workflow.last_task = None
+    return removed
+
+
+def prune_history(workflow: BpmnWorkflow) -> int:
+    """Prune the top workflow and its subprocesses; forget subprocesses whose task is gone."""
+    removed = _prune_tree(workflow)
+    for sub in list(workflow.subprocesses.values()):
+        removed |= _prune_tree(sub)
+    alive = set(workflow.tasks).union(*(sub.tasks for sub in workflow.subprocesses.values()))
+    for task_id in [k for k in workflow.subprocesses if k not in alive]:
+        del workflow.subprocesses[task_id]
+    return len(removed)
+
+
 def dump_state(workflow: BpmnWorkflow) -> str:
-    """Serialize a workflow's runtime state (tasks, data, subprocesses, events) without its spec."""
+    """Serialize a workflow's runtime state (tasks, data, subprocesses, events) without its spec.
+
+    Finished history that no live task can reach is pruned first (see ``_prune_tree``).
+    """
+    prune_history(workflow)
     _REGISTRY._encoder_mode = True
     try:
         dct = _SERIALIZER.to_dict(workflow)

@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from SpiffWorkflow.util.task import TaskState
 
 from models import InstanceStatus, Timer, TimerStatus
 
@@ -25,6 +25,7 @@ from . import audit, projection
 from .context import EngineContext
 from .db import transaction
 from .runtime import _lock_instance, _parsed, _run, _save, restore
+
 
 @dataclass
 class SweepResult:

@@ -15,7 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import demo as demo_data
@@ -23,7 +24,7 @@ from engine.accounts import hash_password
 from engine.bootstrap import deploy_shipped
 from engine.clock import FrozenClock
 from engine.context import EngineContext
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import make_engine, make_session_factory, normalise_url, transaction
 from engine.definitions import SPEC_CACHE
 from engine.migrate import upgrade
 from models import Base
@@ -60,16 +61,22 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_migrated() -> str:
+def postgres_migrated() -> Iterator[str]:
+    """A database of this test run's own on the PostgreSQL server, so that runs never collide."""
     if PG_URL is None:
         pytest.skip("PostgreSQL not reachable")
-    engine = make_engine(PG_URL)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    upgrade(PG_URL)
-    return PG_URL
+    server = make_url(normalise_url(PG_URL))
+    name = f"{server.database}_run_{os.getpid()}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_postgres(engine: Engine) -> None:

@@ -52,7 +52,8 @@ def ready_tasks(factory: sessionmaker[Session], instance_id: int, bpmn_id: str |
 
 def task_id(factory: sessionmaker[Session], instance_id: int, bpmn_id: str, index: int = 0) -> int:
     tasks = ready_tasks(factory, instance_id, bpmn_id)
-    assert len(tasks) > index, f"no ready {bpmn_id} task (ready: {[t.bpmn_id for t in ready_tasks(factory, instance_id)]})"
+    ready = [t.bpmn_id for t in ready_tasks(factory, instance_id)]
+    assert len(tasks) > index, f"no ready {bpmn_id} task (ready: {ready})"
     return tasks[index].id
 
 

@@ -26,7 +26,8 @@ MINIMAL = """<?xml version="1.0" encoding="UTF-8"?>
     <bpmn:userTask id="t1" name="办理"/>
     <bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="gw"/>
     <bpmn:exclusiveGateway id="gw" default="f4"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="e"><bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="e">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
     <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="e"/>
     <bpmn:endEvent id="e"/>
   </bpmn:process>

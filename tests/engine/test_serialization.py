@@ -6,7 +6,7 @@ import json
 
 from engine import runtime
 from engine.serialization import FULL_SERIALIZER, dump_state
-from tests.helpers import instance, open_rectification
+from tests.helpers import act, instance, open_clue, open_rectification
 
 
 def test_stored_state_has_no_spec_and_is_smaller_than_the_default(factory, ctx, demo):
@@ -19,3 +19,22 @@ def test_stored_state_has_no_spec_and_is_smaller_than_the_default(factory, ctx, 
     assert dump_state(workflow) == row.state
     full = FULL_SERIALIZER.serialize_json(workflow)
     assert len(row.state) < len(full) / 2
+
+
+def test_state_stays_the_same_size_however_long_a_case_loops(factory, ctx, demo):
+    """Monthly progress reports repeat until a clue is finished: the stored state must not grow."""
+    jw = demo.actor("jw1")
+    iid = open_clue(factory, ctx, demo)
+    act(factory, ctx, demo.actor("office1"), iid, "handover", {"handover_list": "清单"})
+    act(factory, ctx, jw, iid, "acknowledge", {"ack_decision": "签收"})
+    act(factory, ctx, jw, iid, "dispose", {"disposition_method": "初步核实", "disposition_opinion": "核实"})
+    sizes = []
+    for month in range(12):
+        act(factory, ctx, jw, iid, "progress_report", {"progress_text": f"第{month}月", "handling_finished": False})
+        sizes.append(len(instance(factory, iid).state))
+    assert max(sizes[2:]) <= sizes[1] * 1.05
+    act(factory, ctx, jw, iid, "progress_report", {"progress_text": "完成", "handling_finished": True})
+    act(factory, ctx, jw, iid, "result_feedback", {"four_forms": "第一种形态", "result_summary": "谈话提醒"})
+    with factory() as session:
+        data = runtime.instance_data(session, ctx, instance(factory, iid))
+    assert data["clue_number"] == "XS-T-001" and data["four_forms"] == "第一种形态"

@@ -11,9 +11,16 @@ from sqlalchemy import select
 from engine import audit, runtime
 from engine.actors import Actor
 from engine.db import transaction
-from engine.errors import FormInvalid, NotFound, NotPermitted, StaleState, TaskAlreadyClaimed, TaskNotActive, \
-    TaskNotClaimedByYou
-from models import AuditEvent, HumanTask, TaskStatus
+from engine.errors import (
+    FormInvalid,
+    NotFound,
+    NotPermitted,
+    StaleState,
+    TaskAlreadyClaimed,
+    TaskNotActive,
+    TaskNotClaimedByYou,
+)
+from models import AuditEvent, HumanTask
 from tests.helpers import act, instance, make_members, open_clue, open_rectification, task_id
 
 

@@ -1,0 +1,40 @@
+# Two commands on a fresh clone: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
+
+.PHONY: install run test lint typecheck unit bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Start web + scheduler on SQLite with demo data at http://127.0.0.1:5000
+run: install
+	$(BIN)/xuncha db upgrade
+	$(BIN)/xuncha demo-data
+	$(BIN)/xuncha run --host 127.0.0.1 --port 5000
+
+## Lint, type-check and run every test (PostgreSQL too when reachable or TEST_DATABASE_URL is set)
+test: install lint typecheck unit
+
+lint: install
+	$(BIN)/ruff check engine models web tests bench migrations/env.py
+
+typecheck: install
+	$(BIN)/mypy engine models
+
+unit: install
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python -m bench.engine_steps $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
