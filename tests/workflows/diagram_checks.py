@@ -1,8 +1,7 @@
-#!/usr/bin/env python3
-"""Scratch verification of the Xuncha lifecycle diagrams (clue_disposition, rectification).
+"""Verification of the Xuncha lifecycle diagrams (clue_disposition, rectification).
 
-Self-contained: needs SpiffWorkflow 3.2.0, lxml and jsonschema (e.g. /tmp/probe/bin/python).
-Run:  python workflows/_check_diagrams.py [-v]
+Helper module for tests/workflows/test_diagrams.py, run by pytest; it needs only SpiffWorkflow, lxml and
+jsonschema (no database). A failed check raises CheckError (an AssertionError).
 
 What it checks
   * static: XSD validation (SpiffBpmnParser(validator=VALIDATOR)), process id/name/isExecutable,
@@ -18,32 +17,29 @@ What it checks
     the task's schema first; every manual task must be a userTask with a lane; the workflow is
     JSON round-tripped through BpmnWorkflowSerializer(SPIFF_CONFIG) after every step and execution
     continues on the deserialized copy; per-instance data of the multi-instance subprocess is isolated.
-Prints one line per check/scenario; exits 1 on any failure.
 """
 import copy
+import itertools
 import json
 import os
-import sys
-import traceback
 
-from lxml import etree
 from jsonschema import Draft202012Validator
-
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, VALIDATOR
+from lxml import etree
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'workflows')
 FORMS = os.path.join(HERE, 'forms')
-VERBOSE = '-v' in sys.argv
 NS = {'bpmn': 'http://www.omg.org/spec/BPMN/20100524/MODEL',
       'bpmndi': 'http://www.omg.org/spec/BPMN/20100524/DI',
       'dc': 'http://www.omg.org/spec/DD/20100524/DC',
       'di': 'http://www.omg.org/spec/DD/20100524/DI'}
+BPMN = f"{{{NS['bpmn']}}}"   # Clark-notation prefix for BPMN model tags
 GROUPS = {'office', 'inspection_group', 'unit', 'receiving_body'}
 FLOW_NODE_TAGS = {'startEvent', 'endEvent', 'userTask', 'scriptTask', 'exclusiveGateway', 'parallelGateway',
                   'subProcess', 'task', 'manualTask', 'intermediateCatchEvent', 'intermediateThrowEvent',
@@ -81,13 +77,6 @@ DIAGRAMS = {
 MI_TASKS = {'rectify_item', 'verify_item', 'strike_off_item'}   # inside the multi-instance subprocess
 
 SERIALIZER = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(SPIFF_CONFIG))
-FAILURES = []
-
-
-def line(ok, label, detail=''):
-    print(f"{'ok  ' if ok else 'FAIL'} {label}{(' — ' + detail) if detail else ''}")
-    if not ok:
-        FAILURES.append(label)
 
 
 class CheckError(AssertionError):
@@ -119,7 +108,7 @@ def parse(pid, xml_bytes=None, validate=True):
 
 
 def all_task_specs(spec, subs):
-    for s in [spec] + list(subs.values()):
+    for s in [spec, *subs.values()]:
         for ts in s.task_specs.values():
             yield s, ts
 
@@ -140,7 +129,7 @@ def check_static(pid):
     parts = root.findall('bpmn:collaboration/bpmn:participant', NS)
     need(len(parts) == 1 and parts[0].get('processRef') == pid, 'one participant referencing the process')
     lanes = proc.findall('bpmn:laneSet/bpmn:lane', NS)
-    need({l.get('name') for l in lanes} == meta['lanes'], f"lanes are {meta['lanes']}")
+    need({lane_el.get('name') for lane_el in lanes} == meta['lanes'], f"lanes are {meta['lanes']}")
 
     # BPMNDI completeness
     shapes = {s.get('bpmnElement'): s for s in root.iterfind('.//bpmndi:BPMNShape', NS)}
@@ -156,11 +145,11 @@ def check_static(pid):
         need(e.get('id') in shapes, f"no BPMNShape for {e.get('id')}")
         b = shapes[e.get('id')].find('dc:Bounds', NS)
         need(b is not None and float(b.get('width')) > 0 and float(b.get('height')) > 0, f"bad bounds {e.get('id')}")
-    flows = list(proc.iter('{%s}sequenceFlow' % NS['bpmn']))
+    flows = list(proc.iter(f'{BPMN}sequenceFlow'))
     for f in flows:
         need(f.get('id') in edges, f"no BPMNEdge for {f.get('id')}")
         need(len(edges[f.get('id')].findall('di:waypoint', NS)) >= 2, f"edge {f.get('id')} needs 2+ waypoints")
-    for sp in proc.iter('{%s}subProcess' % NS['bpmn']):
+    for sp in proc.iter(f'{BPMN}subProcess'):
         need(shapes[sp.get('id')].get('isExpanded') == 'true', 'subprocess shape is expanded')
 
     # geometry: nodes inside their lane band / the subprocess, edges attached to their nodes, no overlaps
@@ -169,8 +158,8 @@ def check_static(pid):
         return tuple(float(b.get(k)) for k in ('x', 'y', 'width', 'height'))
 
     def inside(inner, outer):
-        (x, y, w, h), (X, Y, W, H) = inner, outer
-        return X <= x and Y <= y and x + w <= X + W and y + h <= Y + H
+        (x, y, w, h), (ox, oy, ow, oh) = inner, outer
+        return x >= ox and y >= oy and x + w <= ox + ow and y + h <= oy + oh
 
     def on_border(pt, b, tol=1.0):
         (px, py), (x, y, w, h) = pt, b
@@ -178,16 +167,16 @@ def check_static(pid):
         near = min(abs(px - x), abs(px - x - w), abs(py - y), abs(py - y - h)) <= tol
         return within and near if w > 60 else within   # gateways/events: diamond/circle inside the box
 
-    lane_of = {ref.text: l for l in lanes for ref in l.findall('bpmn:flowNodeRef', NS)}
+    lane_of = {ref.text: lane_el for lane_el in lanes for ref in lane_el.findall('bpmn:flowNodeRef', NS)}
     pool = box(parts[0].get('id'))
-    for l in lanes:
-        need(inside(box(l.get('id')), pool), f"lane {l.get('name')} outside the pool")
+    for lane_el in lanes:
+        need(inside(box(lane_el.get('id')), pool), f"lane {lane_el.get('name')} outside the pool")
     for e in flow_nodes:
         eid = e.get('id')
         need(inside(box(eid), pool), f'{eid} outside the pool')
         if eid in lane_of:
-            x, y, w, h = box(eid)
-            lx, ly, lw, lh = box(lane_of[eid].get('id'))
+            _x, y, _w, h = box(eid)
+            _lx, ly, _lw, lh = box(lane_of[eid].get('id'))
             need(ly <= y + h / 2 <= ly + lh, f"{eid} is drawn outside its lane {lane_of[eid].get('name')}")
         parent = e.getparent()
         if etree.QName(parent).localname == 'subProcess':
@@ -196,17 +185,17 @@ def check_static(pid):
         pts = [(float(w.get('x')), float(w.get('y'))) for w in edges[f.get('id')].findall('di:waypoint', NS)]
         need(on_border(pts[0], box(f.get('sourceRef'))), f"edge {f.get('id')} does not start at its source")
         need(on_border(pts[-1], box(f.get('targetRef'))), f"edge {f.get('id')} does not end at its target")
-        for a, b in zip(pts, pts[1:]):
+        for a, b in itertools.pairwise(pts):
             need(a[0] == b[0] or a[1] == b[1], f"edge {f.get('id')} has a diagonal segment")
     leaf = [e.get('id') for e in flow_nodes if etree.QName(e).localname != 'subProcess']
     for i, a in enumerate(leaf):
         for b in leaf[i + 1:]:
-            (x, y, w, h), (X, Y, W, H) = box(a), box(b)
-            need(x + w <= X or X + W <= x or y + h <= Y or Y + H <= y, f'shapes {a} and {b} overlap')
+            (x, y, w, h), (bx, by, bw, bh) = box(a), box(b)
+            need(x + w <= bx or x >= bx + bw or y + h <= by or y >= by + bh, f'shapes {a} and {b} overlap')
 
     # exclusive gateways: default + conditions
     flows_by_id = {f.get('id'): f for f in flows}
-    for gw in proc.iter('{%s}exclusiveGateway' % NS['bpmn']):
+    for gw in proc.iter(f'{BPMN}exclusiveGateway'):
         outs = [o.text for o in gw.findall('bpmn:outgoing', NS)]
         need(gw.get('default') in outs, f"gateway {gw.get('id')} has a default flow")
         for o in outs:
@@ -217,7 +206,7 @@ def check_static(pid):
     # parse with XSD validation and inspect the task specs
     spec, subs = parse(pid)
     seen, fields = set(), {}
-    for s, ts in all_task_specs(spec, subs):
+    for _s, ts in all_task_specs(spec, subs):
         if isinstance(ts, UserTask):
             bid = ts.bpmn_id
             need(bid in meta['tasks'], f'unexpected user task {bid}')
@@ -261,7 +250,7 @@ def check_lane_pitfall():
     path = os.path.join(HERE, DIAGRAMS['rectification']['file'])
     root = etree.parse(path).getroot()
     unit = root.find(".//bpmn:lane[@name='unit']", NS)
-    ref = etree.SubElement(unit, '{%s}flowNodeRef' % NS['bpmn'])
+    ref = etree.SubElement(unit, f'{BPMN}flowNodeRef')
     ref.text = 'rectify_items'
     spec, subs = parse('rectification', etree.tostring(root))
     inner = {ts.bpmn_id: ts.lane for ts in subs['rectify_items'].task_specs.values() if isinstance(ts, UserTask)}
@@ -339,7 +328,7 @@ def drive(pid, start_data, answer, expect_end, pick=None, on_task=None, max_step
             need(t.task_spec.lane in meta['lanes'], f'{t.task_spec.bpmn_id} has lane {t.task_spec.lane!r}')
         task = pick(ready) if pick else ready[0]
         bid = task.task_spec.bpmn_id
-        name, lane, form, days = meta['tasks'][bid]
+        _name, lane, form, _days = meta['tasks'][bid]
         need(task.task_spec.lane == lane, f'{bid}: lane {task.task_spec.lane} != {lane}')
         need(task.task_spec.extensions['properties']['formJsonSchemaFilename'] == f'{form}.schema.json',
              f'{bid}: form')
@@ -359,7 +348,7 @@ def drive(pid, start_data, answer, expect_end, pick=None, on_task=None, max_step
     top_ends = [t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.COMPLETED)
                 if isinstance(t.task_spec, EndEvent) and t.workflow is wf]
     need(top_ends == [expect_end], f'ended at {top_ends}, expected {expect_end}')
-    end_task = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id == expect_end][0]
+    end_task = next(t for t in wf.get_tasks(state=TaskState.COMPLETED) if t.task_spec.bpmn_id == expect_end)
     return trace, end_task.data, wf
 
 
@@ -479,7 +468,8 @@ def isolation_checker(n_items):
         mine = own.setdefault(item['item_id'], {})
         for f in item_fields:
             if f in mine:
-                need(task.data.get(f) == mine[f], f'{bid}[{item["number"]}]: {f}={task.data.get(f)!r}, own={mine[f]!r}')
+                need(task.data.get(f) == mine[f],
+                     f'{bid}[{item["number"]}]: {f}={task.data.get(f)!r}, own={mine[f]!r}')
             else:
                 need(f not in task.data, f'{bid}[{item["number"]}] sees foreign {f}={task.data.get(f)!r}')
         mine.update(data)
@@ -504,7 +494,7 @@ def make_interleave():
 def run_rect(label, n_items, **kw):
     state = {}
     on_task, own, parallel = isolation_checker(n_items)
-    trace, final, wf = drive('rectification', rect_start(n_items), rect_answers(state=state, **kw),
+    trace, _final, _wf = drive('rectification', rect_start(n_items), rect_answers(state=state, **kw),
                              'end_rectification', pick=make_interleave(), on_task=on_task)
     need(parallel and parallel[0] == n_items, f'expected {n_items} parallel rectify_item tasks, saw {parallel}')
     results = state['data_after_mi']['item_results']
@@ -512,11 +502,9 @@ def run_rect(label, n_items, **kw):
     for r in results:
         need(r['item_completion'] == own[r['item_id']]['item_completion'] and
              r['strike_off_date'] == own[r['item_id']]['strike_off_date'], f'item_result mismatch {r}')
-    leaked = sorted(set(state['data_after_mi']) & (set().union(*[set(v) for v in own.values()]) | {'item', 'item_result'}))
+    instance_keys = set().union(*[set(v) for v in own.values()]) | {'item', 'item_result'}
+    leaked = sorted(set(state['data_after_mi']) & instance_keys)
     need(not leaked, f'instance keys leaked into parent data: {leaked}')
-    if VERBOSE:
-        print('     data keys after MI:', sorted(state['data_after_mi']))
-        print('     item_results:', json.dumps(results, ensure_ascii=False))
     return trace, state
 
 
@@ -538,32 +526,3 @@ def scenarios():
         '1 item', 1, plan=('退回修改', '通过'), publish=False)[0])
     yield ('rectification: 3 items, items 1 and 3 驳回 (item 3 twice)', lambda: run_rect(
         '3 items', 3, item_plan={100: ['驳回', '通过'], 102: ['驳回', '驳回', '通过']})[0])
-
-
-def main():
-    for pid in DIAGRAMS:
-        try:
-            line(True, f'static {pid}', check_static(pid))
-        except Exception as exc:
-            line(False, f'static {pid}', f'{type(exc).__name__}: {exc}')
-            if VERBOSE:
-                traceback.print_exc()
-    for label, fn in [('lane pitfall (embedded subprocess)', check_lane_pitfall), ('negative form data', check_negative)]:
-        try:
-            line(True, label, fn())
-        except Exception as exc:
-            line(False, label, f'{type(exc).__name__}: {exc}')
-    for label, fn in scenarios():
-        try:
-            trace = fn()
-            line(True, label, f'{len(trace)} tasks: ' + ' → '.join(trace))
-        except Exception as exc:
-            line(False, label, f'{type(exc).__name__}: {exc}')
-            if VERBOSE:
-                traceback.print_exc()
-    print(f'{len(FAILURES)} failure(s)')
-    return 1 if FAILURES else 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
