@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
@@ -12,6 +11,7 @@ from models import HumanTask, TaskStatus
 
 from .actors import Actor
 from .errors import InvalidInput, NotPermitted
+from .ledgers import Page
 from .permissions import OVERSIGHT_ROLES, candidate_filter, oversight_filter
 
 QUEUES = ("mine", "group", "done", "all")
@@ -23,18 +23,6 @@ SORTS: dict[str, Any] = {
     "-created": (HumanTask.created_at.desc(), HumanTask.id.desc()),
 }
 MAX_PER_PAGE = 100
-
-
-@dataclass
-class Page:
-    items: list[HumanTask]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _queue_condition(actor: Actor, queue: str) -> ColumnElement[bool]:
@@ -68,7 +56,7 @@ def _query(actor: Actor, queue: str, status: str | None, q: str | None) -> Selec
 
 
 def list_tasks(session: Session, actor: Actor, queue: str = "mine", *, status: str | None = None,
-               q: str | None = None, sort: str = "due", page: int = 1, per_page: int = 20) -> Page:
+               q: str | None = None, sort: str = "due", page: int = 1, per_page: int = 20) -> Page[HumanTask]:
     if sort not in SORTS:
         raise InvalidInput(f"未知的排序方式：{sort}", f"Unknown sort: {sort}", {"sort": sort})
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:

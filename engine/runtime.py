@@ -256,7 +256,7 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     parsed = _parsed(session, ctx, instance)
     workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
     workflow.script_engine = SCRIPT_ENGINE
-    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
+    spiff_task = find_task(workflow, task.task_guid)
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskNotActive("该任务已不在待办状态。", "The task is no longer ready.")
     spiff_task.data.update(clean)
@@ -275,19 +275,28 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     return Completion(instance, next_tasks)
 
 
-def task_form_data(session: Session, ctx: EngineContext, task: HumanTask) -> dict[str, Any]:
-    """The current data the task's form starts from (its own fields only)."""
-    workflow = restore(session, ctx, task.instance)
-    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
-    form = ctx.forms.get(task.form_key)
-    data = spiff_task.data if spiff_task is not None else {}
-    return {k: data[k] for k in form.field_names() if k in data}
+def find_task(workflow: BpmnWorkflow, guid: str) -> Any | None:
+    """The workflow's task with this id, in the top process or a subprocess; None if it is gone."""
+    task_id = UUID(guid)
+    for tasks in (workflow.tasks, *(sub.tasks for sub in workflow.subprocesses.values())):
+        if task_id in tasks:
+            return tasks[task_id]
+    return None
 
 
-def task_context_data(session: Session, ctx: EngineContext, task: HumanTask) -> dict[str, Any]:
-    workflow = restore(session, ctx, task.instance)
-    spiff_task = workflow.get_task_from_id(UUID(task.task_guid))
-    return dict(spiff_task.data) if spiff_task is not None else {}
+@dataclass
+class TaskView:
+    context: dict[str, Any]  # everything the task sees (case data, the item of a per-item task …)
+    form_data: dict[str, Any]  # the values its form starts from
+
+
+def task_view(session: Session, ctx: EngineContext, task: HumanTask) -> TaskView:
+    """What a task page or the API shows beside a task. A finished task may be gone from the
+    workflow (history is pruned); its context then lives on the case page and in the audit trail."""
+    spiff_task = find_task(restore(session, ctx, task.instance), task.task_guid)
+    context = dict(spiff_task.data) if spiff_task is not None else {}
+    fields = ctx.forms.get(task.form_key).field_names()
+    return TaskView(context, {k: context[k] for k in fields if k in context})
 
 
 def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstance) -> dict[str, Any]:

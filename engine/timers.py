@@ -13,7 +13,6 @@ instead of sleeping.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
@@ -24,7 +23,7 @@ from models import InstanceStatus, Timer, TimerStatus
 from . import audit, projection
 from .context import EngineContext
 from .db import transaction
-from .runtime import _lock_instance, _parsed, _run, _save, restore
+from .runtime import _lock_instance, _parsed, _run, _save, find_task, restore
 
 
 @dataclass
@@ -45,7 +44,7 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
     now = ctx.clock.now()
     instance = _lock_instance(session, timer.instance_id)
     workflow = restore(session, ctx, instance)
-    task = workflow.get_task_from_id(UUID(timer.task_guid))
+    task = find_task(workflow, timer.task_guid)
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
         timer.status = TimerStatus.CANCELLED
         return False

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
-from engine.db import make_engine, make_session_factory
+from engine.db import make_engine, make_session_factory, transaction
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def init_app(app: Flask) -> None:
     engine = make_engine(str(app.config["DATABASE_URL"]))
     app.extensions["xuncha.engine"] = engine
     app.extensions["xuncha.sessions"] = make_session_factory(engine)
+    app.extensions["xuncha.read_sessions"] = make_session_factory(engine, read_only=True)
     app.extensions["xuncha.context"] = app.config.get("ENGINE_CONTEXT") or EngineContext.default(
         workflows_dir=app.config["WORKFLOWS_DIR"])
     app.teardown_appcontext(_close_session)
@@ -26,11 +31,24 @@ def sessions(app: Flask | None = None) -> sessionmaker[Session]:
 
 
 def db() -> Session:
-    """The request's session; it begins on first use and is rolled back unless a route commits."""
+    """The request's session; it begins on first use and is rolled back unless a route commits.
+
+    Reading requests (GET, HEAD) get a read-only session, which on SQLite never takes the write lock,
+    so page views do not queue behind writers; a record made while serving one goes through
+    :func:`writing`.
+    """
     if "db" not in g:
-        g.db = sessions()()
+        read = request.method in SAFE_METHODS
+        g.db = current_app.extensions["xuncha.read_sessions" if read else "xuncha.sessions"]()
     session: Session = g.db
     return session
+
+
+@contextmanager
+def writing() -> Iterator[Session]:
+    """A separate unit of work, committed on leaving the block (e.g. auditing who read a clue)."""
+    with transaction(sessions()) as session:
+        yield session
 
 
 def ctx() -> EngineContext:

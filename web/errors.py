@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -22,12 +22,13 @@ _HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
 
 
 def locale() -> str:
-    from flask import g
-
-    actor = getattr(g, "actor", None)
+    """The language of messages: an API client's Accept-Language first, then the user's setting."""
+    best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
+    if best and request.path.startswith("/api/"):
+        return "en" if best == "en" else "zh_CN"
+    actor = g.get("actor")
     if actor is not None and actor.locale:
         return str(actor.locale)
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"]) if request else None
     return "en" if best == "en" else "zh_CN"
 
 

@@ -122,3 +122,9 @@ def test_third_party_diagram_without_lanes_deploys(factory, ctx, demo):
 def test_third_party_diagram_with_foreign_lanes_is_refused(factory, ctx, demo, session):
     problems = _problems(factory, ctx, (CORPUS / "spiff__lanes.bpmn").read_bytes(), session)
     assert {p["message_en"].split("'")[1] for p in problems if p["element_id"]} >= {"A", "B", "C"}
+
+
+def test_a_file_not_in_utf8_is_refused(factory, ctx, demo, session):
+    gbk = minimal().decode().replace('encoding="UTF-8"', 'encoding="GBK"').encode("gbk")
+    (problem,) = _problems(factory, ctx, gbk, session)
+    assert "UTF-8" in problem["message_en"]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from io import BytesIO
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.test import TestResponse
 
@@ -15,7 +17,8 @@ from engine import cases
 from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import DEMO_PASSWORD, Demo
-from models import Finding, Inspection, Organisation
+from models import Finding, Group, Inspection, Membership, Organisation
+from models import User as ModelUser
 from web import create_app
 
 API = "/api/v1"
@@ -120,3 +123,44 @@ def open_rectification(factory: sessionmaker[Session], ctx: EngineContext, demo:
         s.flush()
         instance = cases.open_rectification(s, ctx, demo.actor("office1"), inspection=inspection, findings=findings)
         return instance.id, [f.number for f in findings]
+
+
+def simple_bpmn(process_id: str, lane: str = "office", task_name: str = "办理", lane_id: str = "Lane_1") -> bytes:
+    """A one-task process in one lane (the task names no form, so it gets the generic one)."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_{process_id}"
+    targetNamespace="http://xuncha.local/bpmn">
+  <bpmn:process id="{process_id}" name="{process_id} 流程" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="{lane_id}" name="{lane}">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>handle</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="handle" name="{task_name}"><bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="handle" />
+    <bpmn:sequenceFlow id="f2" sourceRef="handle" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+def bpmn_upload(xml: bytes, filename: str = "process.bpmn") -> tuple[BytesIO, str]:
+    return BytesIO(xml), filename
+
+
+def add_user(factory: sessionmaker[Session], demo: Demo, username: str, org: str, roles: list[tuple[str, str]],
+             password_hash: str, id_number: str | None = None) -> None:
+    """Another account besides the demo ones; ``roles`` are (group key, scope org code)."""
+    with transaction(factory) as s:
+        user = ModelUser(username=username, display_name=username, password_hash=password_hash,
+                         org_id=demo.orgs[org].id, id_number=id_number)
+        s.add(user)
+        s.flush()
+        groups = {g.key: g.id for g in s.execute(select(Group)).scalars()}
+        s.add_all(Membership(user_id=user.id, group_id=groups[key], org_id=demo.orgs[scope].id) for key, scope in roles)
+

@@ -1,3 +1,53 @@
+"""The public JSON API, /api/v1 (contract: API.md; description: openapi.json beside this file).
+
+Every endpoint but getting a token and the OpenAPI document needs ``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from flask import Blueprint
+from werkzeug.wrappers import Response
+
+from . import audit, auth, cases, definitions, instances, tasks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.require_token)
+bp.after_request(auth.challenge)
+
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
+
+
+def openapi_document() -> Response:
+    return Response(OPENAPI_PATH.read_bytes(), mimetype="application/json")
+
+
+ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
+    ("/openapi.json", "GET", openapi_document),
+    ("/auth/token", "POST", auth.create_token),
+    ("/auth/revoke", "POST", auth.revoke_own_token),
+    ("/definitions", "GET", definitions.list_definitions),
+    ("/definitions", "POST", definitions.deploy_definition),
+    ("/definitions/<key>/versions/<int:version>/bpmn", "GET", definitions.definition_xml),
+    ("/instances", "POST", instances.start_instance),
+    ("/instances/<int:instance_id>", "GET", instances.get_instance),
+    ("/instances/<int:instance_id>/history", "GET", instances.instance_history),
+    ("/clues", "GET", cases.list_clues),
+    ("/clues/<int:clue_id>", "GET", cases.get_clue),
+    ("/rectification-items", "GET", cases.list_rectification_items),
+    ("/rectification-items/<int:item_id>", "GET", cases.get_rectification_item),
+    ("/tasks", "GET", tasks.list_tasks),
+    ("/tasks/<int:task_id>", "GET", tasks.get_task),
+    ("/tasks/<int:task_id>/claim", "POST", tasks.claim_task),
+    ("/tasks/<int:task_id>/unclaim", "POST", tasks.unclaim_task),
+    ("/tasks/<int:task_id>/assign", "POST", tasks.assign_task),
+    ("/tasks/<int:task_id>/delegate", "POST", tasks.delegate_task),
+    ("/tasks/<int:task_id>/complete", "POST", tasks.complete_task),
+    ("/audit/verify", "GET", audit.verify_audit_trail),
+]
+
+for rule, method, view in ROUTES:
+    bp.add_url_rule(rule, view_func=view, methods=[method])

@@ -1,3 +1,100 @@
-from flask import Blueprint
+"""One task: its case context, its form, and claiming, returning and completing it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from engine import ledgers, runtime
+from engine.errors import FormInvalid, InvalidInput
+from engine.permissions import is_candidate
+from models import HumanTask, TaskStatus
+
+from .. import display
+from ..auth.routes import login_required
+from ..db import ctx, db, writing
+from .forms import add_row, parse_submission, render_fields
 
 bp = Blueprint("tasks", __name__, template_folder="templates")
+
+
+def _initial_data(task: HumanTask, view: runtime.TaskView) -> dict[str, Any]:
+    """The form's saved data; a plan not yet drafted starts with one row per problem on the list,
+    so the unit fills in measures against the right item numbers."""
+    data = dict(view.form_data)
+    form = ctx().forms.get(task.form_key)
+    items = view.context.get("items")
+    if "plan_measures" in form.field_names() and "plan_measures" not in data and isinstance(items, list):
+        data["plan_measures"] = [{"item_number": i.get("number")} for i in items if isinstance(i, dict)]
+    return data
+
+
+def _page(task: HumanTask, data: dict[str, Any] | None = None,
+          errors: dict[str, dict[str, str]] | None = None) -> str:
+    actor = g.actor
+    ready = task.status == TaskStatus.READY
+    view = runtime.task_view(db(), ctx(), task)
+    form = ctx().forms.get(task.form_key)
+    may_act = ready and (task.assignee_id == actor.user_id or (task.assignee_id is None and is_candidate(actor, task)))
+    rendered = render_fields(form, _initial_data(task, view) if data is None else data, errors) \
+        if may_act else None
+    if clue := ledgers.clue_of(db(), task.instance):
+        with writing() as session:
+            ledgers.record_clue_reads(session, actor, [clue], "task_page", ctx().clock.now())
+    return render_template(
+        "tasks/show.html", task=task, form=form, rendered=rendered, context=view.context,
+        holder=display.holders(db(), [task])[task.id],
+        can_claim=ready and task.assignee_id is None and is_candidate(actor, task),
+        can_unclaim=ready and task.assignee_id == actor.user_id)
+
+
+@bp.route("/tasks/<int:task_id>")
+@login_required
+def show(task_id: int) -> str:
+    return _page(runtime.get_task(db(), g.actor, task_id))
+
+
+@bp.post("/tasks/<int:task_id>/claim")
+@login_required
+def claim(task_id: int) -> Response:
+    runtime.claim_task(db(), ctx(), g.actor, task_id)
+    db().commit()
+    flash("已签收，请办理。", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+@bp.post("/tasks/<int:task_id>/unclaim")
+@login_required
+def unclaim(task_id: int) -> Response:
+    runtime.unclaim_task(db(), ctx(), g.actor, task_id)
+    db().commit()
+    flash("已退回组待办。", "success")
+    return redirect(url_for("tasks.show", task_id=task_id))
+
+
+def _revision(raw: str | None) -> int:
+    if raw is None or not raw.isdigit():
+        raise InvalidInput("表单缺少版本信息，请刷新后重试。", "The form lacks its revision; reload and retry.")
+    return int(raw)
+
+
+@bp.post("/tasks/<int:task_id>/complete")
+@login_required
+def complete(task_id: int) -> Response | tuple[str, int]:
+    session = db()
+    task = runtime.get_task(session, g.actor, task_id)
+    form = ctx().forms.get(task.form_key)
+    data = parse_submission(form, request.form)
+    if table := request.form.get("_add_row"):
+        return _page(task, add_row(data, form, table)), 200
+    try:
+        runtime.complete_task(session, ctx(), g.actor, task_id, data, expected_revision=_revision(
+            request.form.get("revision")), claim_if_free=True)
+    except FormInvalid as exc:
+        session.rollback()  # complete_task may have claimed the task before validating
+        return _page(task, data, exc.details.get("fields", {})), 422
+    session.commit()
+    flash("已提交，案件进入下一环节。", "success")
+    return redirect(url_for("cases.show", instance_id=task.instance_id))

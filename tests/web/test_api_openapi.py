@@ -1,0 +1,150 @@
+"""web/api/openapi.json describes the API as built: the same routes and methods, and real responses
+validate against the documented schemas."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.context import EngineContext
+from engine.demo import Demo
+from tests.web.api_helpers import API, Api, api_for, bpmn_upload, hand_over, open_rectification, simple_bpmn
+from web.api.routes import OPENAPI_PATH
+
+DOC: dict[str, Any] = json.loads(Path(OPENAPI_PATH).read_text(encoding="utf-8"))
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+
+
+@pytest.fixture
+def api(db_url: str, ctx: EngineContext, demo: Demo) -> Iterator[Api]:
+    with api_for(db_url, ctx) as client:
+        yield client
+
+
+def _openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.removeprefix(API))
+
+
+def _as_json_schema(node: Any) -> Any:
+    """OpenAPI 3.0's ``nullable`` is not JSON Schema: turn it into a type list."""
+    if isinstance(node, list):
+        return [_as_json_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    result = {k: _as_json_schema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable"):
+        result["type"] = [node["type"], "null"]
+    return result
+
+
+def _follow(ref: str) -> dict[str, Any]:
+    node: Any = DOC
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part]
+    result: dict[str, Any] = node
+    return result
+
+
+def check_response(method: str, path: str, response: Any) -> None:
+    """Validate a real response against what the document says ``method path`` returns for its status."""
+    operation = DOC["paths"][path][method.lower()]
+    documented = operation["responses"].get(str(response.status_code))
+    assert documented is not None, f"{method} {path} returned undocumented {response.status_code}"
+    if "$ref" in documented:
+        documented = _follow(documented["$ref"])
+    if "content" not in documented:
+        assert not response.data
+        return
+    mimetype = response.mimetype
+    assert mimetype in documented["content"], (method, path, mimetype)
+    if mimetype != "application/json":
+        return
+    schema = {**_as_json_schema(documented["content"][mimetype]["schema"]),
+              "components": _as_json_schema(DOC["components"])}
+    errors = sorted(Draft202012Validator(schema).iter_errors(response.get_json()), key=str)
+    assert not errors, f"{method} {path} {response.status_code}: {errors[0]}"
+
+
+def test_every_route_is_documented_and_every_documented_route_exists(api: Api) -> None:
+    app = api.client.application
+    routed = {(_openapi_path(rule.rule), method) for rule in app.url_map.iter_rules()
+              if rule.rule.startswith(API + "/") for method in (rule.methods or set()) - IGNORED_METHODS}
+    documented = {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}
+    assert routed == documented
+
+
+def test_path_parameters_match_the_templates() -> None:
+    for path, item in DOC["paths"].items():
+        for operation in item.values():
+            parameters = [_follow(p["$ref"]) if "$ref" in p else p for p in operation.get("parameters", [])]
+            names = {p["name"] for p in parameters if p["in"] == "path"}
+            assert names == set(re.findall(r"{(\w+)}", path)), path
+
+
+def test_every_reference_resolves() -> None:
+    refs = re.findall(r'"\$ref": "([^"]+)"', json.dumps(DOC))
+    assert refs
+    for ref in refs:
+        assert _follow(ref), ref
+
+
+def test_the_served_document_is_the_file(api: Api) -> None:
+    assert api.client.get(f"{API}/openapi.json").get_json() == DOC
+
+
+def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionmaker[Session], ctx: EngineContext,
+                                                     demo: Demo) -> None:
+    clue_id, clue_instance = hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-O-001")
+    rect_instance, _ = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["问题一。"])
+    office, unit, designer = api("office1"), api("unit1"), api("designer1")
+    seen: set[tuple[str, str]] = set()
+
+    def check(method: str, path: str, response: Any) -> Any:
+        check_response(method, path, response)
+        seen.add((path, method))
+        return response.get_json()
+
+    check("GET", "/openapi.json", api.client.get(f"{API}/openapi.json"))
+    check("POST", "/auth/token", api.client.post(f"{API}/auth/token", json={"username": "unit1", "password": "x"}))
+    check("POST", "/auth/token", api.client.post(f"{API}/auth/token",
+                                                 json={"username": "unit1", "password": "xuncha-demo"}))
+    check("GET", "/definitions", office.get("/definitions"))
+    check("POST", "/definitions", designer.post("/definitions", data={"file": bpmn_upload(simple_bpmn("memo"))}))
+    check("POST", "/definitions", designer.post("/definitions", data={"file": bpmn_upload(simple_bpmn("memo"))}))
+    check("GET", "/definitions/{key}/versions/{version}/bpmn", office.get("/definitions/rectification/versions/1/bpmn"))
+    check("POST", "/instances", office.post("/instances", json={"process_key": "memo", "data": {"topic": "x"}}))
+    check("POST", "/instances", office.post("/instances", json={"process_key": "rectification", "data": {}}))
+    check("GET", "/instances/{instance_id}", unit.get(f"/instances/{rect_instance}"))
+    check("GET", "/instances/{instance_id}/history", unit.get(f"/instances/{rect_instance}/history"))
+    check("GET", "/clues", office.get("/clues"))
+    check("GET", "/clues/{clue_id}", office.get(f"/clues/{clue_id}"))
+    check("GET", "/clues/{clue_id}", unit.get(f"/clues/{clue_id}"))
+    check("GET", "/rectification-items", unit.get("/rectification-items"))
+    items = unit.get("/rectification-items").get_json()["items"]
+    check("GET", "/rectification-items/{item_id}", unit.get(f"/rectification-items/{items[0]['id']}"))
+    check("GET", "/tasks", office.get("/tasks?queue=group"))
+    check("GET", "/tasks", office.get("/tasks?page=0"))
+    task_id = office.group_task(clue_instance, "handover")
+    check("GET", "/tasks/{task_id}", office.get(f"/tasks/{task_id}"))
+    check("POST", "/tasks/{task_id}/claim", office.post(f"/tasks/{task_id}/claim"))
+    check("POST", "/tasks/{task_id}/unclaim", office.post(f"/tasks/{task_id}/unclaim"))
+    check("POST", "/tasks/{task_id}/assign", office.post(f"/tasks/{task_id}/assign", json={"user": "office1"}))
+    check("POST", "/tasks/{task_id}/delegate", office.post(f"/tasks/{task_id}/delegate", json={"user": "jw1"}))
+    check("POST", "/tasks/{task_id}/delegate", office.post(f"/tasks/{task_id}/delegate", json={"user": "office1"}))
+    check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete", json={"data": {}}))
+    check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete",
+                                                           json={"data": {"handover_list": "报告 1 份"}}))
+    check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete",
+                                                           json={"data": {"handover_list": "报告 1 份"}}))
+    check("GET", "/audit/verify", api("auditor1").get("/audit/verify"))
+    check("GET", "/audit/verify", unit.get("/audit/verify"))
+    check("POST", "/auth/revoke", unit.post("/auth/revoke"))
+    check("GET", "/tasks", unit.get("/tasks"))
+    assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}

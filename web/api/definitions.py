@@ -1,0 +1,43 @@
+"""Process definitions: list the newest versions, deploy a BPMN file, fetch a version's XML."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from engine import definitions
+from engine.errors import InvalidInput
+
+from ..db import ctx, db
+from . import serializers
+from .auth import require_role
+
+
+def list_definitions() -> list[dict[str, Any]]:
+    return [serializers.definition(row) for row in definitions.list_latest(db())]
+
+
+def deploy_definition() -> tuple[dict[str, Any], int]:
+    require_role("supervisor")
+    upload = request.files.get("file")
+    if upload is None:
+        raise InvalidInput("请以 multipart/form-data 上传字段 file（.bpmn 文件）。",
+                           "Upload the .bpmn file as multipart/form-data field 'file'.", {"field": "file"})
+    xml = upload.read(definitions.MAX_BPMN_BYTES + 1)
+    if len(xml) > definitions.MAX_BPMN_BYTES:
+        raise RequestEntityTooLarge()
+    comment = (request.form.get("comment") or "").strip()[:500] or None
+    result = definitions.deploy(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(), comment=comment)
+    db().commit()
+    row = result.definition
+    body = {"key": row.key, "version": row.version, "sha256": row.sha256,
+            "warnings": [w.as_dict() for w in result.warnings]}
+    return body, 201 if result.created else 200
+
+
+def definition_xml(key: str, version: int) -> Response:
+    row = definitions.get_version(db(), key, version)
+    return Response(row.bpmn_xml, mimetype="application/xml")

@@ -1,0 +1,70 @@
+"""Reading query strings and JSON bodies, refusing nonsense with a 400 that says what was wrong."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from engine.errors import InvalidInput
+from engine.queues import MAX_PER_PAGE
+
+
+def json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InvalidInput("请求体必须是 JSON 对象（Content-Type: application/json）。",
+                           "The request body must be a JSON object (Content-Type: application/json).")
+    return body
+
+
+def text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"缺少字段 {name}（字符串）。", f"Field '{name}' (a string) is required.", {"field": name})
+    return value.strip()
+
+
+def object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
+    """An optional JSON object field; absent means empty."""
+    value = body.get(name, {})
+    if not isinstance(value, dict):
+        raise InvalidInput(f"字段 {name} 必须是 JSON 对象。", f"Field '{name}' must be a JSON object.", {"field": name})
+    return value
+
+
+def optional_int_field(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise InvalidInput(f"字段 {name} 必须是整数。", f"Field '{name}' must be an integer.", {"field": name})
+    return value
+
+
+def int_arg(name: str) -> int | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(f"参数 {name} 必须是整数。", f"Parameter '{name}' must be an integer.",
+                           {name: raw}) from None
+
+
+def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name, "").strip() or None
+    if value is not None and value not in allowed:
+        raise InvalidInput(f"参数 {name} 的值无效：{value}", f"Invalid value for '{name}': {value}",
+                           {name: value, "allowed": list(allowed)})
+    return value
+
+
+def pagination() -> tuple[int, int]:
+    page, per_page = int_arg("page"), int_arg("per_page")
+    page = 1 if page is None else page
+    per_page = 20 if per_page is None else per_page
+    if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
+        raise InvalidInput(f"分页参数无效：page 从 1 开始，per_page 为 1–{MAX_PER_PAGE}。",
+                           f"Invalid paging: page starts at 1 and per_page is 1–{MAX_PER_PAGE}.",
+                           {"page": page, "per_page": per_page})
+    return page, per_page

@@ -1,0 +1,73 @@
+"""Human tasks: the queues, one task with its form, and the actions on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, request
+
+from engine import audit, queues, runtime
+from engine.errors import NotPermitted
+from engine.permissions import can_assign
+
+from ..db import ctx, db
+from . import serializers
+from .params import json_body, object_field, optional_int_field, pagination, text_field
+
+
+def list_tasks() -> dict[str, Any]:
+    page, per_page = pagination()
+    args = request.args
+    result = queues.list_tasks(db(), g.actor, args.get("queue") or "mine", status=args.get("status") or None,
+                               q=args.get("q") or None, sort=args.get("sort") or "due", page=page, per_page=per_page)
+    return serializers.page([serializers.task(t) for t in result.items], result.total, page, per_page)
+
+
+def get_task(task_id: int) -> dict[str, Any]:
+    task = runtime.get_task(db(), g.actor, task_id)
+    return serializers.task_detail(task, ctx().forms.get(task.form_key), runtime.task_view(db(), ctx(), task).form_data)
+
+
+def claim_task(task_id: int) -> dict[str, Any]:
+    task = runtime.claim_task(db(), ctx(), g.actor, task_id)
+    db().commit()
+    return serializers.task(task)
+
+
+def unclaim_task(task_id: int) -> dict[str, Any]:
+    task = runtime.unclaim_task(db(), ctx(), g.actor, task_id)
+    db().commit()
+    return serializers.task(task)
+
+
+def assign_task(task_id: int) -> dict[str, Any]:
+    task = runtime.assign_task(db(), ctx(), g.actor, task_id, text_field(json_body(), "user"))
+    db().commit()
+    return serializers.task(task)
+
+
+def delegate_task(task_id: int) -> dict[str, Any]:
+    """Hand a task to another candidate. Until the engine has delegation by the holder (a later issue),
+    only those who may assign can delegate; it is recorded as an assignment plus ``task_delegated``."""
+    username = text_field(json_body(), "user")
+    task = runtime.get_task(db(), g.actor, task_id)
+    if not can_assign(g.actor, task):
+        raise NotPermitted("目前只有巡察办或领导小组可以转交任务，办理人自行转交将在后续版本提供。",
+                           "For now only the office or the leading group may delegate a task; "
+                           "delegation by its holder comes in a later version.")
+    previous = task.assignee.username if task.assignee else None
+    task = runtime.assign_task(db(), ctx(), g.actor, task_id, username)
+    audit.record(db(), audit.case_stream(task.instance_id), [audit.EventDraft("task_delegated", {
+        "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, "from": previous, "to": username},
+        task.instance_id)], at=ctx().clock.now(), actor_id=g.actor.user_id, actor_name=g.actor.username)
+    db().commit()
+    return serializers.task(task)
+
+
+def complete_task(task_id: int) -> dict[str, Any]:
+    body = json_body()
+    completion = runtime.complete_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
+                                       expected_revision=optional_int_field(body, "revision"))
+    db().commit()
+    return {"instance": serializers.instance(completion.instance),
+            "next_tasks": [serializers.task(t) for t in completion.next_tasks]}

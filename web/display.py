@@ -1,0 +1,97 @@
+"""What every page shows the same way: local times, Chinese labels for states and events, and who
+holds a task. Read-only helpers; the blueprints install them on the app (see ``install``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, g
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from engine.calendar import LOCAL_TZ
+from engine.queues import queue_counts
+from models import Group, HumanTask, Organisation, TaskStatus, User
+
+from .db import ctx, db
+
+LABELS: dict[str, dict[str, str]] = {
+    "instance": {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "suspended": "已挂起",
+                 "error": "出错"},
+    "task": {"ready": "待办", "completed": "已办", "cancelled": "已取消"},
+    "clue": {"handing_over": "移交中", "returned": "被退回", "acknowledged": "已签收", "in_progress": "处置中",
+             "result_reported": "结果已反馈", "closed": "已办结销号", "withdrawn": "已撤销"},
+    "item": {"pending": "待制定方案", "in_progress": "整改中", "submitted": "待核查", "rejected": "核查驳回",
+             "verified": "核查通过待销号", "struck_off": "已销号"},
+    "event": {"instance_started": "启动", "task_created": "生成任务", "task_claimed": "签收任务",
+              "task_unclaimed": "退回任务", "task_assigned": "分派", "task_completed": "办理完成",
+              "task_cancelled": "任务取消", "case_updated": "台账更新", "instance_completed": "办结",
+              "timer_fired": "定时触发"},
+    "entity": {"clue": "问题线索", "rectification_item": "整改事项"},
+    "case_kind": {"clue": "问题线索", "rectification": "巡察整改"},
+}
+
+
+def label(value: Any, kind: str) -> str:
+    """The Chinese word for a stored code; unknown codes are shown as they are."""
+    if value is None or value == "":
+        return "—"
+    return LABELS.get(kind, {}).get(str(value), str(value))
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Stored times are UTC; people read Beijing time."""
+    if value is None:
+        return "—"
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def is_overdue(task: HumanTask) -> bool:
+    return task.status == TaskStatus.READY and task.due_at is not None and task.due_at < ctx().clock.now()
+
+
+def holders(session: Session, tasks: Iterable[HumanTask]) -> dict[int, str]:
+    """Task id → who holds it: the assignee, whoever completed it, or the candidate group (one query
+    per kind of name, not per row)."""
+    tasks = list(tasks)
+    user_ids = {i for t in tasks for i in (t.assignee_id, t.completed_by_id, t.candidate_user_id) if i}
+    org_ids = {t.candidate_org_id for t in tasks if t.candidate_org_id}
+    users = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(user_ids))).all()) \
+        if user_ids else {}
+    orgs = dict(session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids)))
+                .all()) if org_ids else {}
+    groups = dict(session.execute(select(Group.key, Group.name)).all())
+    result: dict[int, str] = {}
+    for task in tasks:
+        if task.status != TaskStatus.READY:
+            result[task.id] = users.get(task.completed_by_id or 0, "—")
+        elif task.assignee_id:
+            result[task.id] = users.get(task.assignee_id, "—")
+        elif task.candidate_user_id:
+            result[task.id] = f"{users.get(task.candidate_user_id, '—')}（待签收）"
+        else:
+            group = groups.get(task.candidate_group or "", task.candidate_group or "—")
+            org = orgs.get(task.candidate_org_id or 0)
+            result[task.id] = f"{group}·{org}（待签收）" if org else f"{group}（待签收）"
+    return result
+
+
+def _nav_counts() -> dict[str, int]:
+    if g.get("actor") is None:
+        return {}
+    try:
+        return queue_counts(db(), g.actor)
+    except SQLAlchemyError:
+        # An error page after a failed transaction must still render; the counts are decoration.
+        return {}
+
+
+def install(bp: Blueprint) -> None:
+    """Register the filters and the navigation counts app-wide through one blueprint."""
+    bp.add_app_template_filter(label, "label")
+    bp.add_app_template_filter(local_time, "local_time")
+    bp.add_app_template_global(is_overdue, "is_overdue")
+    bp.app_context_processor(lambda: {"nav_counts": _nav_counts()})

@@ -1,0 +1,184 @@
+"""Task forms as HTML: fields from a form's JSON Schema (and its ui hints), and the flat HTML
+submission turned back into typed JSON for engine.forms.validate, the one validator.
+
+Rows of an array of objects are named ``<field>-<index>-<column>``; the indices need not be
+contiguous (a row removed in the browser leaves a gap), and a row left entirely empty is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.datastructures import MultiDict
+
+from engine.forms import Form
+
+ROW_PLACEHOLDER = "__index__"  # replaced by forms.js when it clones the template row
+RADIO_MAX_OPTIONS = 3
+_MISSING = object()
+
+
+@dataclass
+class Field:
+    name: str  # the HTML input name
+    path: str  # the path engine.forms reports errors under
+    title: str
+    description: str = ""
+    required: bool = False
+    widget: str = "text"  # text textarea date integer number select radio checkbox pledge checkboxes table
+    value: Any = None
+    options: list[str] = field(default_factory=list)
+    rows: int = 3
+    error: str | None = None
+    columns: list[Field] = field(default_factory=list)  # table: the template row
+    table_rows: list[list[Field]] = field(default_factory=list)
+
+
+@dataclass
+class RenderedForm:
+    fields: list[Field]
+    general_errors: list[str]  # errors no field shows (e.g. on the form as a whole)
+    has_errors: bool = False
+
+
+def _ordered(names: list[str], order: list[str] | None) -> list[str]:
+    if not order:
+        return names
+    listed = [n for n in order if n in names]
+    rest = [n for n in names if n not in listed]
+    if "*" not in order:
+        return listed + rest
+    star = [n for n in order if n == "*" or n in names].index("*")
+    return listed[:star] + rest + listed[star:]
+
+
+def _is_table(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "array" and schema.get("items", {}).get("type") == "object"
+
+
+def _widget(schema: dict[str, Any], ui: dict[str, Any], in_table: bool) -> str:
+    kind = schema.get("type")
+    if _is_table(schema):
+        return "table"
+    if kind == "array" and "enum" in schema.get("items", {}):
+        return "checkboxes"
+    if kind == "boolean":
+        return "pledge" if schema.get("const") is True else "checkbox"
+    if kind in ("integer", "number"):
+        return str(kind)
+    if "enum" in schema:
+        few = ui.get("ui:widget") == "radio" or len(schema["enum"]) <= RADIO_MAX_OPTIONS
+        return "radio" if few and not in_table else "select"
+    if schema.get("format") == "date":
+        return "date"
+    return "textarea" if ui.get("ui:widget") == "textarea" else "text"
+
+
+def _field(name: str, path: str, schema: dict[str, Any], ui: dict[str, Any], required: bool, value: Any,
+           errors: dict[str, dict[str, str]], in_table: bool = False) -> Field:
+    widget = _widget(schema, ui, in_table)
+    options = schema.get("enum") or schema.get("items", {}).get("enum") or []
+    error = errors.get(path)
+    return Field(name=name, path=path, title=str(schema.get("title", name)),
+                 description=str(schema.get("description", "")), required=required, widget=widget,
+                 value=value, options=[str(o) for o in options], rows=int(ui.get("ui:options", {}).get("rows", 3)),
+                 error=error["message_zh"] if error else None)
+
+
+def _table(name: str, schema: dict[str, Any], ui: dict[str, Any], required: bool, rows: Any,
+           errors: dict[str, dict[str, str]]) -> Field:
+    table = _field(name, name, schema, ui, required, None, errors)
+    item_schema = schema["items"]
+    item_ui = ui.get("items", {})
+    properties = item_schema.get("properties", {})
+    needed = set(item_schema.get("required", []))
+    columns = _ordered(list(properties), item_ui.get("ui:order"))
+
+    def row(index: Any, values: dict[str, Any]) -> list[Field]:
+        return [_field(f"{name}-{index}-{col}", f"{name}.{index}.{col}", properties[col], item_ui.get(col, {}),
+                       col in needed, values.get(col), errors, in_table=True) for col in columns]
+
+    table.columns = row(ROW_PLACEHOLDER, {})
+    values = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
+    table.table_rows = [row(i, r) for i, r in enumerate(values or [{}])]
+    return table
+
+
+def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, str]] | None = None
+                  ) -> RenderedForm:
+    """The form's fields in display order, each with its value (or schema default) and its error."""
+    errors = errors or {}
+    properties = form.schema.get("properties", {})
+    required = set(form.schema.get("required", []))
+    fields = []
+    for name in _ordered(list(properties), form.ui.get("ui:order")):
+        schema, ui = properties[name], form.ui.get(name, {})
+        value = data.get(name, schema.get("default"))
+        if _is_table(schema):
+            fields.append(_table(name, schema, ui, name in required, value, errors))
+        else:
+            fields.append(_field(name, name, schema, ui, name in required, value, errors))
+    shown = {f.path for f in fields} | {c.path for f in fields for row in f.table_rows for c in row}
+    general = [e["message_zh"] if path == "_form" else f"{path}：{e['message_zh']}"
+               for path, e in errors.items() if path not in shown]
+    return RenderedForm(fields, general, bool(errors))
+
+
+def _scalar(schema: dict[str, Any], raw: str | None) -> Any:
+    """One input's text as the schema's type; text that does not convert is kept for the validator
+    to reject (so the user sees their input again with the error)."""
+    kind = schema.get("type")
+    if kind == "boolean":
+        return raw is not None
+    text = (raw or "").strip()
+    if not text:
+        return _MISSING
+    try:
+        if kind == "integer":
+            return int(text)
+        if kind == "number":
+            return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    except ValueError:
+        return text
+    return text.replace("\r\n", "\n")
+
+
+def _rows(name: str, schema: dict[str, Any], formdata: MultiDict[str, str]) -> list[dict[str, Any]]:
+    pattern = re.compile(rf"^{re.escape(name)}-(\d+)-")
+    indices = sorted({int(m.group(1)) for key in formdata if (m := pattern.match(key))})
+    properties = schema["items"].get("properties", {})
+    rows = []
+    for index in indices:
+        row = {col: _scalar(sub, formdata.get(f"{name}-{index}-{col}")) for col, sub in properties.items()}
+        row = {col: value for col, value in row.items() if value is not _MISSING}
+        if any(value is not False for value in row.values()):
+            rows.append(row)
+    return rows
+
+
+def parse_submission(form: Form, formdata: MultiDict[str, str]) -> dict[str, Any]:
+    """The submitted HTML form as the JSON the form's schema describes. Empty optional inputs are
+    left out rather than sent as "", and inputs the schema does not name are ignored."""
+    data: dict[str, Any] = {}
+    for name, schema in form.schema.get("properties", {}).items():
+        value: Any
+        if _is_table(schema):
+            value = _rows(name, schema, formdata) or _MISSING
+        elif schema.get("type") == "array":
+            value = [v for v in formdata.getlist(name) if v] or _MISSING
+        else:
+            value = _scalar(schema, formdata.get(name))
+        if value is not _MISSING:
+            data[name] = value
+    return data
+
+
+def add_row(data: dict[str, Any], form: Form, name: str) -> dict[str, Any]:
+    """The data with one more empty row in table ``name`` (the no-JavaScript "增加一行")."""
+    schema = form.schema.get("properties", {}).get(name)
+    if schema is None or not _is_table(schema):
+        return data
+    rows = data.get(name) or [{}]
+    return {**data, name: [*rows, {}]}
