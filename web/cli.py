@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from werkzeug.serving import run_simple
 
 from engine import audit, demo
 from engine.bootstrap import deploy_shipped
@@ -124,7 +125,7 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
         scheduler = subprocess.Popen([sys.executable, "-m", "web.cli", "scheduler"], env=os.environ.copy())
     try:
         click.echo(f"巡察发现问题管理系统: http://{host}:{port}/")
-        current_app.run(host=host, port=port, threaded=True, use_reloader=False, debug=False)
+        run_simple(host, port, current_app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         if scheduler is not None:
             scheduler.terminate()
