@@ -32,6 +32,7 @@ def _app(*_args: object) -> object:
 def cli() -> None:
     """巡察发现问题管理系统 (Xuncha)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every one-second tick
 
 
 @cli.group("db")
@@ -125,7 +126,8 @@ def run_command(host: str, port: int, no_scheduler: bool) -> None:
         scheduler = subprocess.Popen([sys.executable, "-m", "web.cli", "scheduler"], env=os.environ.copy())
     try:
         click.echo(f"巡察发现问题管理系统: http://{host}:{port}/")
-        run_simple(host, port, current_app, threaded=True, use_reloader=False, use_debugger=False)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]  # served from other threads
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
     finally:
         if scheduler is not None:
             scheduler.terminate()
