@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from engine.bootstrap import deploy_shipped
 
-from . import config, db, errors
+from . import config, db, display, errors
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     csrf.init_app(app)
     errors.register(app)
+    display.install(app)
     _register_blueprints(app)
     _security_headers(app)
     if app.config.get("DEPLOY_SHIPPED_WORKFLOWS"):

@@ -1,5 +1,5 @@
 """What every page shows the same way: local times, Chinese labels for states and events, and who
-holds a task. Read-only helpers; the blueprints install them on the app (see ``install``)."""
+holds a task. Read-only helpers, installed on the app by ``create_app`` (see ``install``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, g
+from flask import Flask, g
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -29,7 +29,7 @@ LABELS: dict[str, dict[str, str]] = {
     "event": {"instance_started": "启动", "task_created": "生成任务", "task_claimed": "签收任务",
               "task_unclaimed": "退回任务", "task_assigned": "分派", "task_completed": "办理完成",
               "task_cancelled": "任务取消", "case_updated": "台账更新", "instance_completed": "办结",
-              "timer_fired": "定时触发"},
+              "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "转办"},
     "entity": {"clue": "问题线索", "rectification_item": "整改事项"},
     "case_kind": {"clue": "问题线索", "rectification": "巡察整改"},
 }
@@ -89,9 +89,9 @@ def _nav_counts() -> dict[str, int]:
         return {}
 
 
-def install(bp: Blueprint) -> None:
-    """Register the filters and the navigation counts app-wide through one blueprint."""
-    bp.add_app_template_filter(label, "label")
-    bp.add_app_template_filter(local_time, "local_time")
-    bp.add_app_template_global(is_overdue, "is_overdue")
-    bp.app_context_processor(lambda: {"nav_counts": _nav_counts()})
+def install(app: Flask) -> None:
+    """Register the template filters, globals and the navigation counts on the app."""
+    app.add_template_filter(label, "label")
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_global(is_overdue, "is_overdue")
+    app.context_processor(lambda: {"nav_counts": _nav_counts()})

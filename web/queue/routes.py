@@ -13,7 +13,6 @@ from ..db import db
 from ..params import page_number
 
 bp = Blueprint("queue", __name__, template_folder="templates")
-display.install(bp)
 
 QUEUE_TITLES = {"mine": "我的待办", "group": "组待办", "done": "已办", "all": "全部任务"}
 SORT_CHOICES = {"due": "期限由近到远", "-due": "期限由远到近", "priority": "优先级", "created": "创建时间（最早）",
