@@ -1,45 +1,104 @@
-"""Building cases and driving their tasks through the engine, the way users do (claim, then complete)."""
+"""Building cases and driving their tasks through the engine, the way users do (claim, then complete).
+
+Shared by the engine and the web tests; what only the web tests need (logging in, the app, API tokens)
+is in ``tests/web/helpers.py``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import cases, runtime
-from engine.actors import Actor
+from engine.accounts import hash_password
+from engine.actors import Actor, actor_for, load_actor
 from engine.context import EngineContext
 from engine.db import transaction
-from engine.demo import Demo
-from models import Finding, HumanTask, Inspection, Organisation, ProcessInstance, TaskStatus
+from engine.demo import DEMO_PASSWORD, Demo
+from models import (
+    Clue,
+    Finding,
+    Group,
+    HumanTask,
+    Inspection,
+    Membership,
+    Organisation,
+    ProcessInstance,
+    RectificationItem,
+    TaskStatus,
+    User,
+)
+
+# -- opening cases ---------------------------------------------------------------------------------------------
 
 
 def open_clue(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, *, unit: str = "U-EDU",
-              receiving: str = "JW", number: str = "XS-T-001", persons: list[dict[str, Any]] | None = None) -> int:
-    """Hand a clue about ``unit`` over to ``receiving``; returns the instance id."""
+              receiving: str = "JW", number: str = "XS-T-001", summary: str = "反映某科长收受供应商财物。",
+              person: str = "张某某", persons: list[dict[str, Any]] | None = None,
+              category: str | None = "廉洁纪律") -> int:
+    """The inspection office hands a clue found at ``unit`` over to ``receiving`` (org codes); returns the
+    instance id (``clue_of`` finds the clue). ``persons`` replaces the one person concerned, ``person`` (科长)."""
     with transaction(factory) as session:
         inspection = session.get(Inspection, demo.inspections[unit].id)
         receiving_org = session.get(Organisation, demo.orgs[receiving].id)
         assert inspection is not None and receiving_org is not None
         clue = cases.hand_over_clue(session, ctx, demo.actor("office1"), inspection=inspection,
-                                    receiving_org=receiving_org, number=number, summary="测试线索摘要",
-                                    persons=persons or [{"name": "张某", "post": "科长", "rank": "正科级"}])
+                                    receiving_org=receiving_org, number=number, summary=summary,
+                                    persons=persons or [{"name": person, "post": "科长", "rank": "正科级"}],
+                                    category=category)
         assert clue.instance_id is not None
         return clue.instance_id
 
 
+PROBLEMS = ("落实意识形态工作责任制不到位。", "干部档案管理不规范。")
+
+
 def open_rectification(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, *, unit: str = "U-EDU",
-                       problems: int = 2) -> int:
+                       problems: int | Sequence[str] = PROBLEMS, category: str | None = "其他") -> int:
+    """Feed back ``problems`` (their texts, or how many) to ``unit`` and start its rectification; returns the
+    instance id. The ledger items are numbered ``{unit}-01``, ``{unit}-02``, … (see ``item_numbers``)."""
+    texts = [f"问题 {n}" for n in range(1, problems + 1)] if isinstance(problems, int) else list(problems)
     with transaction(factory) as session:
         inspection = session.get(Inspection, demo.inspections[unit].id)
         assert inspection is not None
-        findings = [Finding(inspection_id=inspection.id, number=f"{unit}-T{n}", category="其他",
-                            description=f"问题 {n}") for n in range(1, problems + 1)]
+        findings = [Finding(inspection_id=inspection.id, number=f"{unit}-{n:02d}", category=category,
+                            description=text) for n, text in enumerate(texts, start=1)]
         session.add_all(findings)
         session.flush()
         return cases.open_rectification(session, ctx, demo.actor("office1"), inspection=inspection,
                                         findings=findings).id
+
+
+# -- reading what is stored ------------------------------------------------------------------------------------
+
+
+def instance(factory: sessionmaker[Session], instance_id: int) -> ProcessInstance:
+    with factory() as session:
+        row = session.get(ProcessInstance, instance_id)
+        assert row is not None
+        return row
+
+
+def clue_of(factory: sessionmaker[Session], instance_id: int) -> Clue:
+    with factory() as session:
+        return session.execute(select(Clue).where(Clue.instance_id == instance_id)).scalar_one()
+
+
+def item_numbers(factory: sessionmaker[Session], instance_id: int) -> list[str]:
+    """The numbers of a rectification's ledger items, in the order the problems were fed back."""
+    with factory() as session:
+        return list(session.execute(select(RectificationItem.number).where(
+            RectificationItem.instance_id == instance_id).order_by(RectificationItem.id)).scalars())
+
+
+def task_row(factory: sessionmaker[Session], task_id: int) -> HumanTask:
+    with factory() as session:
+        task = session.get(HumanTask, task_id)
+        assert task is not None
+        return task
 
 
 def ready_tasks(factory: sessionmaker[Session], instance_id: int, bpmn_id: str | None = None) -> list[HumanTask]:
@@ -50,50 +109,130 @@ def ready_tasks(factory: sessionmaker[Session], instance_id: int, bpmn_id: str |
         return list(session.execute(stmt.order_by(HumanTask.id)).scalars())
 
 
-def task_id(factory: sessionmaker[Session], instance_id: int, bpmn_id: str, index: int = 0) -> int:
+def ready_task(factory: sessionmaker[Session], instance_id: int, bpmn_id: str, index: int = 0) -> HumanTask:
+    """The ``index``-th ready task ``bpmn_id`` of the instance (oldest first)."""
     tasks = ready_tasks(factory, instance_id, bpmn_id)
     ready = [t.bpmn_id for t in ready_tasks(factory, instance_id)]
     assert len(tasks) > index, f"no ready {bpmn_id} task (ready: {ready})"
-    return tasks[index].id
+    return tasks[index]
 
 
-def act(factory: sessionmaker[Session], ctx: EngineContext, actor: Actor, instance_id: int, bpmn_id: str,
+# -- driving tasks ---------------------------------------------------------------------------------------------
+
+
+def act(factory: sessionmaker[Session], ctx: EngineContext, actor: Actor | str, instance_id: int, bpmn_id: str,
         data: dict[str, Any], index: int = 0) -> None:
-    """Claim the ready task ``bpmn_id`` as ``actor`` and complete it with ``data``."""
-    tid = task_id(factory, instance_id, bpmn_id, index)
+    """Claim the ready task ``bpmn_id`` as ``actor`` (or the user of that name) and complete it with ``data``."""
+    tid = ready_task(factory, instance_id, bpmn_id, index).id
     with transaction(factory) as session:
+        if isinstance(actor, str):
+            actor = load_actor(session, actor)
         runtime.claim_task(session, ctx, actor, tid)
     with transaction(factory) as session:
         runtime.complete_task(session, ctx, actor, tid, data)
-
-
-def instance(factory: sessionmaker[Session], instance_id: int) -> ProcessInstance:
-    with factory() as session:
-        row = session.get(ProcessInstance, instance_id)
-        assert row is not None
-        return row
 
 
 PLAN_ROW = {"measures": "建立台账，逐项整改。", "responsible_leader": "吴某", "responsible_department": "办公室",
             "responsible_person": "郑某", "due_date": "2026-12-31", "rectification_type": "限期整改"}
 
 
-def make_members(factory: sessionmaker[Session], demo: Demo, count: int, group_key: str, org_code: str) -> list[Actor]:
-    """``count`` extra users holding ``group_key`` over ``org_code`` (e.g. many liaisons of one unit)."""
-    from engine.actors import actor_for
-    from models import Group, Membership, User
+def complete_rectification(factory: sessionmaker[Session], ctx: EngineContext, instance_id: int, *,
+                           disclosure: dict[str, Any]) -> None:
+    """Drive a rectification from feedback to close-out, every item passing first time."""
+    numbers = item_numbers(factory, instance_id)
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        ("unit1", "receive_feedback", {"feedback_received_on": "2026-11-25"}),
+        ("unit1", "draft_plan", {"plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
+                                 "plan_measures": [{"item_number": n, **PLAN_ROW} for n in numbers]}),
+        ("office1", "review_plan", {"plan_decision": "通过"}),
+        *[("unit1", "rectify_item", {"item_progress": "已建立制度。", "item_completion": "已完成"})] * len(numbers),
+        *[("group1", "verify_item", {"item_verify_decision": "通过"})] * len(numbers),
+        *[("office1", "strike_off_item", {"strike_off_date": "2026-12-01"})] * len(numbers),
+        ("unit1", "rectification_report", {"report_summary": "整改完成。", "report_date": "2026-12-10"}),
+        ("office1", "disclosure", disclosure),
+        ("office1", "close_out", {}),
+    ]
+    for username, bpmn_id, data in steps:
+        act(factory, ctx, username, instance_id, bpmn_id, data)
 
-    actors = []
+
+# -- people ----------------------------------------------------------------------------------------------------
+
+
+def add_user(factory: sessionmaker[Session], username: str, org: str, roles: str | list[tuple[str, str]], *,
+             password_hash: str | None = None, display_name: str | None = None,
+             id_number: str | None = None) -> Actor:
+    """Another account besides the demo ones, working at ``org`` (an org code). ``roles`` is a group key held
+    over ``org`` itself, or (group key, scope org code) pairs. Without ``password_hash`` the password is the
+    demo one; without ``display_name`` it is ``"{org name} {username}"``."""
+    pairs = [(roles, org)] if isinstance(roles, str) else roles
     with transaction(factory) as session:
-        group = session.execute(select(Group).where(Group.key == group_key)).scalar_one()
-        org = demo.orgs[org_code]
-        for n in range(count):
-            user = User(username=f"{group_key}-{org_code}-{n}", display_name=f"成员 {n}", password_hash="x",
-                        org_id=org.id)
-            session.add(user)
-            session.flush()
-            session.add(Membership(user_id=user.id, group_id=group.id, org_id=org.id))
-            session.flush()
-            session.refresh(user)
-            actors.append(actor_for(user))
-    return actors
+        orgs = {o.code: o for o in session.execute(select(Organisation)).scalars()}
+        groups = {g.key: g.id for g in session.execute(select(Group)).scalars()}
+        user = User(username=username, display_name=display_name or f"{orgs[org].name} {username}",
+                    password_hash=password_hash or hash_password(DEMO_PASSWORD), org_id=orgs[org].id,
+                    id_number=id_number)
+        session.add(user)
+        session.flush()
+        session.add_all(Membership(user_id=user.id, group_id=groups[key], org_id=orgs[scope].id)
+                        for key, scope in pairs)
+        session.flush()
+        session.refresh(user)
+        return actor_for(user)
+
+
+def make_members(factory: sessionmaker[Session], count: int, group_key: str, org: str) -> list[Actor]:
+    """``count`` extra users holding ``group_key`` over ``org`` (e.g. many liaisons of one unit)."""
+    return [add_user(factory, f"{group_key}-{org}-{n}", org, group_key, password_hash="x", display_name=f"成员 {n}")
+            for n in range(count)]
+
+
+# -- diagrams --------------------------------------------------------------------------------------------------
+
+
+def simple_bpmn(process_id: str = "test_process", *, name: str | None = None, lane: str = "office",
+                lane_id: str = "Lane_1", task_id: str = "handle", task_name: str = "办理", form: str | None = None,
+                condition: str | None = None, participant: bool = False) -> bytes:
+    """A deployable process: start → one user task → end, all in one lane (``lane`` is the group's key or
+    Chinese name). The task uses the form file ``form``, or without one the generic form (a deploy warning).
+    With a ``condition`` an exclusive gateway follows the task, its conditional flow testing it. With
+    ``participant`` the process sits in a collaboration, as modellers such as bpmn.io save it."""
+    name = name or f"{process_id} 流程"
+    nodes = ["start", task_id, *(["gw"] if condition else []), "end"]
+    refs = "".join(f"\n        <bpmn:flowNodeRef>{node}</bpmn:flowNodeRef>" for node in nodes)
+    collaboration = (f'\n  <bpmn:collaboration id="Collab_{process_id}">\n    <bpmn:participant '
+                     f'id="Participant_{process_id}" name="{name}" processRef="{process_id}" />\n'
+                     f'  </bpmn:collaboration>') if participant else ""
+    spiff = ' xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"' if form else ""
+    extension = (f'<bpmn:extensionElements><spiffworkflow:properties><spiffworkflow:property '
+                 f'name="formJsonSchemaFilename" value="{form}" /></spiffworkflow:properties>'
+                 f'</bpmn:extensionElements>\n      ') if form else ""
+    if condition:
+        after_task = f"""
+    <bpmn:exclusiveGateway id="gw" default="f4"><bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f3</bpmn:outgoing><bpmn:outgoing>f4</bpmn:outgoing></bpmn:exclusiveGateway>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming><bpmn:incoming>f4</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="{task_id}" />
+    <bpmn:sequenceFlow id="f2" sourceRef="{task_id}" targetRef="gw" />
+    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="end">
+      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
+    <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="end" />"""
+    else:
+        after_task = f"""
+    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="{task_id}" />
+    <bpmn:sequenceFlow id="f2" sourceRef="{task_id}" targetRef="end" />"""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"{spiff} id="Defs_{process_id}"
+    targetNamespace="http://xuncha.local/bpmn">{collaboration}
+  <bpmn:process id="{process_id}" name="{name}" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="{lane_id}" name="{lane}">{refs}
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:userTask id="{task_id}" name="{task_name}">{extension}<bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>{after_task}
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()

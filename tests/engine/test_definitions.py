@@ -11,31 +11,16 @@ from engine.db import transaction
 from engine.definitions import deploy
 from engine.errors import DefinitionInvalid
 from models import ProcessDefinition
+from tests.helpers import simple_bpmn
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bpmn"
 
-MINIMAL = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
-  <bpmn:collaboration id="c"><bpmn:participant id="p" processRef="{pid}"/></bpmn:collaboration>
-  <bpmn:process id="{pid}" name="测试流程" isExecutable="true">
-    <bpmn:laneSet id="ls"><bpmn:lane id="Lane_X" name="{lane}"><bpmn:flowNodeRef>t1</bpmn:flowNodeRef></bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="s"/>
-    <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="t1"/>
-    <bpmn:userTask id="t1" name="办理"/>
-    <bpmn:sequenceFlow id="f2" sourceRef="t1" targetRef="gw"/>
-    <bpmn:exclusiveGateway id="gw" default="f4"/>
-    <bpmn:sequenceFlow id="f3" sourceRef="gw" targetRef="e">
-      <bpmn:conditionExpression>{condition}</bpmn:conditionExpression></bpmn:sequenceFlow>
-    <bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="e"/>
-    <bpmn:endEvent id="e"/>
-  </bpmn:process>
-</bpmn:definitions>"""
 
-
-def minimal(pid: str = "test_process", lane: str = "office", condition: str = "comment == 'x'") -> bytes:
-    return MINIMAL.format(pid=pid, lane=lane, condition=condition).encode()
+def minimal(lane: str = "office", condition: str = "comment == 'x'", form: str | None = None) -> bytes:
+    """One task, then a gateway whose condition is checked at deploy time."""
+    return simple_bpmn("test_process", name="测试流程", lane=lane, lane_id="Lane_X", task_id="t1", form=form,
+                       condition=condition, participant=True)
 
 
 def _count(session) -> int:  # type: ignore[no-untyped-def]
@@ -96,12 +81,7 @@ def test_condition_with_a_syntax_error_is_refused_naming_the_gateway(factory, ct
 
 
 def test_form_file_that_does_not_exist_is_refused(factory, ctx, demo, session):
-    xml = minimal().replace(b'<bpmn:userTask id="t1" name="\xe5\x8a\x9e\xe7\x90\x86"/>', (
-        '<bpmn:userTask id="t1" name="办理"><bpmn:extensionElements>'
-        '<spiffworkflow:properties><spiffworkflow:property name="formJsonSchemaFilename" value="nope.schema.json"/>'
-        '</spiffworkflow:properties></bpmn:extensionElements></bpmn:userTask>').encode())
-    xml = xml.replace(b'id="d"', b'id="d" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
-    problems = _problems(factory, ctx, xml, session)
+    problems = _problems(factory, ctx, minimal(form="nope.schema.json"), session)
     assert any(p["element_id"] == "t1" and "nope.schema.json" in p["message_en"] for p in problems)
 
 

@@ -21,7 +21,7 @@ from engine.errors import (
     TaskNotClaimedByYou,
 )
 from models import AuditEvent, HumanTask
-from tests.helpers import act, instance, make_members, open_clue, open_rectification, task_id
+from tests.helpers import act, instance, make_members, open_clue, open_rectification, ready_task
 
 
 def _snapshot(factory, iid):  # type: ignore[no-untyped-def]
@@ -37,7 +37,7 @@ def test_form_failing_its_schema_is_refused_per_field_and_changes_nothing(factor
     iid = open_clue(factory, ctx, demo)
     office = demo.actor("office1")
     act(factory, ctx, office, iid, "handover", {"handover_list": "清单"})
-    tid = task_id(factory, iid, "acknowledge")
+    tid = ready_task(factory, iid, "acknowledge").id
     jw = demo.actor("jw1")
     with transaction(factory) as s:
         runtime.claim_task(s, ctx, jw, tid)
@@ -54,7 +54,7 @@ def test_form_failing_its_schema_is_refused_per_field_and_changes_nothing(factor
 
 def test_completing_a_task_you_have_not_claimed_is_refused(factory, ctx, demo):
     iid = open_clue(factory, ctx, demo)
-    tid = task_id(factory, iid, "handover")
+    tid = ready_task(factory, iid, "handover").id
     before = _snapshot(factory, iid)
     with pytest.raises(TaskNotClaimedByYou), transaction(factory) as s:
         runtime.complete_task(s, ctx, demo.actor("office1"), tid, {"handover_list": "x"})
@@ -63,7 +63,7 @@ def test_completing_a_task_you_have_not_claimed_is_refused(factory, ctx, demo):
 
 def test_completing_a_task_someone_else_holds_is_refused(factory, ctx, demo):
     iid = open_rectification(factory, ctx, demo)
-    tid = task_id(factory, iid, "receive_feedback")
+    tid = ready_task(factory, iid, "receive_feedback").id
     with transaction(factory) as s:
         runtime.assign_task(s, ctx, demo.actor("office1"), tid, "unit1")
     with pytest.raises(TaskNotClaimedByYou), transaction(factory) as s:
@@ -73,7 +73,7 @@ def test_completing_a_task_someone_else_holds_is_refused(factory, ctx, demo):
 
 def test_second_claimer_gets_task_already_claimed(factory, ctx, demo, session):
     iid = open_clue(factory, ctx, demo)
-    tid = task_id(factory, iid, "handover")
+    tid = ready_task(factory, iid, "handover").id
     with transaction(factory) as s:
         runtime.claim_task(s, ctx, demo.actor("office1"), tid)
     second_office_member = replace(demo.actor("office1"), user_id=demo.users["leader1"].id, username="other")
@@ -83,7 +83,7 @@ def test_second_claimer_gets_task_already_claimed(factory, ctx, demo, session):
 
 def test_non_candidates_cannot_claim_and_invisible_tasks_are_not_found(factory, ctx, demo):
     iid = open_clue(factory, ctx, demo)
-    tid = task_id(factory, iid, "handover")
+    tid = ready_task(factory, iid, "handover").id
     with pytest.raises(NotFound), transaction(factory) as s:
         runtime.claim_task(s, ctx, demo.actor("unit1"), tid)
     with pytest.raises(NotPermitted), transaction(factory) as s:
@@ -93,7 +93,7 @@ def test_non_candidates_cannot_claim_and_invisible_tasks_are_not_found(factory, 
 def test_completed_task_cannot_be_completed_again(factory, ctx, demo):
     iid = open_clue(factory, ctx, demo)
     office = demo.actor("office1")
-    tid = task_id(factory, iid, "handover")
+    tid = ready_task(factory, iid, "handover").id
     act(factory, ctx, office, iid, "handover", {"handover_list": "x"})
     with pytest.raises(TaskNotActive), transaction(factory) as s:
         runtime.complete_task(s, ctx, office, tid, {"handover_list": "x"})
@@ -102,7 +102,7 @@ def test_completed_task_cannot_be_completed_again(factory, ctx, demo):
 def test_stale_form_revision_is_refused(factory, ctx, demo):
     iid = open_clue(factory, ctx, demo)
     office = demo.actor("office1")
-    tid = task_id(factory, iid, "handover")
+    tid = ready_task(factory, iid, "handover").id
     with factory() as s:
         opened = s.get(HumanTask, tid).revision  # type: ignore[union-attr]
     with transaction(factory) as s:
@@ -114,8 +114,8 @@ def test_stale_form_revision_is_refused(factory, ctx, demo):
 def test_exactly_one_of_many_concurrent_claimers_wins(factory, ctx, demo):
     """Twenty threads, each a different candidate of the unit's role, claim the same task at once."""
     iid = open_rectification(factory, ctx, demo)
-    tid = task_id(factory, iid, "receive_feedback")
-    contenders = make_members(factory, demo, 20, "unit", "U-EDU")
+    tid = ready_task(factory, iid, "receive_feedback").id
+    contenders = make_members(factory, 20, "unit", "U-EDU")
     outcomes: list[str] = []
     barrier = threading.Barrier(len(contenders))
 

@@ -10,14 +10,12 @@ from flask.testing import FlaskClient
 
 from engine.context import EngineContext
 from engine.demo import Demo
+from tests.web.helpers import make_app
 
 
 @pytest.fixture
 def app(db_url: str, demo: Demo, ctx: EngineContext) -> Iterator[Flask]:
-    from web import create_app
-
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": False, "ENGINE_CONTEXT": ctx,
-                      "DEPLOY_SHIPPED_WORKFLOWS": False, "SECRET_KEY": "test"})
+    app = make_app(db_url, ctx, WTF_CSRF_ENABLED=False)
     yield app
     app.extensions["xuncha.engine"].dispose()
 

@@ -14,7 +14,7 @@ from engine.clock import FrozenClock
 from engine.context import EngineContext
 from engine.demo import Demo
 from models import AuditEvent
-from tests.web.api_helpers import API, Api, api_for, token_for
+from tests.web.helpers import API, Api, api_for, token_for
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.api_helpers import Api, add_user, api_for, hand_over, open_rectification
+from tests.helpers import add_user, clue_of, open_clue, open_rectification
+from tests.web.helpers import Api, api_for
 
 RECUSED_ID = "110101199001011234"
 
@@ -26,22 +27,24 @@ class Cases:
 @pytest.fixture
 def api(db_url: str, ctx: EngineContext, demo: Demo, factory: sessionmaker[Session],
         demo_password_hash: str) -> Iterator[Api]:
-    add_user(factory, demo, "office3", "OFFICE", [("office", "CITY")], demo_password_hash, id_number=RECUSED_ID)
+    add_user(factory, "office3", "OFFICE", [("office", "CITY")], password_hash=demo_password_hash,
+             display_name="office3", id_number=RECUSED_ID)
     with api_for(db_url, ctx) as client:
         yield client
 
 
 @pytest.fixture
 def cases(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> Cases:
-    clues = {
-        "XS-C-001": hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-C-001"),
-        "XS-C-002": hand_over(factory, ctx, demo, unit="U-HEALTH", receiving="ZZB", number="XS-C-002"),
-        "XS-C-003": hand_over(factory, ctx, demo, unit="U-HOUSING", receiving="JW", number="XS-C-003"),
-        "XS-C-004": hand_over(factory, ctx, demo, unit="U-EDU", receiving="ZZB", number="XS-C-004",
+    instances = {
+        "XS-C-001": open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-C-001"),
+        "XS-C-002": open_clue(factory, ctx, demo, unit="U-HEALTH", receiving="ZZB", number="XS-C-002"),
+        "XS-C-003": open_clue(factory, ctx, demo, unit="U-HOUSING", receiving="JW", number="XS-C-003"),
+        "XS-C-004": open_clue(factory, ctx, demo, unit="U-EDU", receiving="ZZB", number="XS-C-004",
                               persons=[{"name": "某某", "id_number": RECUSED_ID}]),
     }
-    edu, _ = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["教育局问题一。", "教育局问题二。"])
-    health, _ = open_rectification(factory, ctx, demo, unit="U-HEALTH", problems=["卫健委问题一。"])
+    clues = {number: (clue_of(factory, iid).id, iid) for number, iid in instances.items()}
+    edu = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["教育局问题一。", "教育局问题二。"])
+    health = open_rectification(factory, ctx, demo, unit="U-HEALTH", problems=["卫健委问题一。"])
     return Cases(clues, edu, health)
 
 

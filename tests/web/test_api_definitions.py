@@ -10,7 +10,8 @@ import pytest
 from engine.context import EngineContext
 from engine.definitions import MAX_BPMN_BYTES
 from engine.demo import Demo
-from tests.web.api_helpers import Api, api_for, bpmn_upload, simple_bpmn
+from tests.helpers import simple_bpmn
+from tests.web.helpers import Api, api_for, bpmn_upload
 
 
 @pytest.fixture

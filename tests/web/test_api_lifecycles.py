@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.api_helpers import Api, api_for, hand_over, open_rectification
+from tests.helpers import clue_of, item_numbers, open_clue, open_rectification
+from tests.web.helpers import Api, api_for
 
 
 @pytest.fixture
@@ -26,7 +27,8 @@ def _ready(completion: dict[str, Any]) -> list[str]:
 
 def test_clue_disposition_with_return_and_supplement_loops(api: Api, factory: sessionmaker[Session],
                                                            ctx: EngineContext, demo: Demo) -> None:
-    clue_id, instance_id = hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-T-001")
+    instance_id = open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-T-001")
+    clue_id = clue_of(factory, instance_id).id
     office, jw = api("office1"), api("jw1")
 
     done = office.do(instance_id, "handover", {"handover_list": "线索报告 1 份", "handover_note": "请及时签收"})
@@ -85,8 +87,9 @@ def _item_statuses(user: Any, instance_id: int) -> dict[str, str]:
 
 def test_rectification_with_plan_sent_back_and_one_item_rejected(api: Api, factory: sessionmaker[Session],
                                                                   ctx: EngineContext, demo: Demo) -> None:
-    instance_id, (first, second) = open_rectification(factory, ctx, demo, unit="U-EDU",
-                                                      problems=["意识形态责任制落实不到位。", "干部档案管理不规范。"])
+    instance_id = open_rectification(factory, ctx, demo, unit="U-EDU",
+                                     problems=["意识形态责任制落实不到位。", "干部档案管理不规范。"])
+    first, second = item_numbers(factory, instance_id)
     office, unit, group = api("office1"), api("unit1"), api("group1")
     assert _item_statuses(unit, instance_id) == {first: "pending", second: "pending"}
 

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.api_helpers import API, Api, api_for, bpmn_upload, hand_over, open_rectification, simple_bpmn
+from tests.helpers import clue_of, open_clue, open_rectification, simple_bpmn
+from tests.web.helpers import API, Api, api_for, bpmn_upload
 from web.api.routes import OPENAPI_PATH
 
 DOC: dict[str, Any] = json.loads(Path(OPENAPI_PATH).read_text(encoding="utf-8"))
@@ -101,8 +102,9 @@ def test_the_served_document_is_the_file(api: Api) -> None:
 
 def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionmaker[Session], ctx: EngineContext,
                                                      demo: Demo) -> None:
-    clue_id, clue_instance = hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-O-001")
-    rect_instance, _ = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["问题一。"])
+    clue_instance = open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-O-001")
+    clue_id = clue_of(factory, clue_instance).id
+    rect_instance = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["问题一。"])
     office, unit, designer = api("office1"), api("unit1"), api("designer1")
     seen: set[tuple[str, str]] = set()
 

@@ -11,21 +11,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.api_helpers import Api, Caller, add_user, api_for, hand_over, open_rectification
+from tests.helpers import add_user, open_clue, open_rectification
+from tests.web.helpers import Api, Caller, api_for
 
 
 @pytest.fixture
 def api(db_url: str, ctx: EngineContext, demo: Demo, factory: sessionmaker[Session],
         demo_password_hash: str) -> Iterator[Api]:
-    add_user(factory, demo, "office2", "OFFICE", [("office", "CITY")], demo_password_hash)
+    add_user(factory, "office2", "OFFICE", [("office", "CITY")], password_hash=demo_password_hash,
+             display_name="office2")
     with api_for(db_url, ctx) as client:
         yield client
 
 
 @pytest.fixture
 def rectification(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> int:
-    instance_id, _ = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["问题一。", "问题二。"])
-    return instance_id
+    return open_rectification(factory, ctx, demo, unit="U-EDU", problems=["问题一。", "问题二。"])
 
 
 def _state(user: Caller, instance_id: int) -> tuple[int, list[int], list[dict[str, Any]]]:
@@ -80,7 +81,7 @@ def test_completing_a_task_not_claimed_by_you_is_409(api: Api, rectification: in
 
 def test_second_claimer_gets_409_and_a_non_candidate_403(api: Api, factory: sessionmaker[Session],
                                                          ctx: EngineContext, demo: Demo) -> None:
-    _, instance_id = hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-E-001")
+    instance_id = open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-E-001")
     office1, office2, leader = api("office1"), api("office2"), api("leader1")
     task_id = office1.group_task(instance_id, "handover")
     assert office2.group_task(instance_id, "handover") == task_id
@@ -140,7 +141,7 @@ def test_claim_unclaim_and_assign(api: Api, rectification: int) -> None:
 
 def test_delegation_by_the_office_is_recorded_and_by_the_holder_refused_for_now(
         api: Api, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, rectification: int) -> None:
-    _, instance_id = hand_over(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-E-002")
+    instance_id = open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-E-002")
     office1, office2 = api("office1"), api("office2")
     task_id = office1.group_task(instance_id, "handover")
     office1.ok("POST", f"/tasks/{task_id}/claim")

@@ -6,8 +6,7 @@ from flask.testing import FlaskClient
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.helpers import login
-from web import create_app
+from tests.web.helpers import login, make_app
 
 
 def test_login_with_the_right_password_opens_my_queue(client: FlaskClient) -> None:
@@ -42,8 +41,7 @@ def test_logout_ends_the_session(client: FlaskClient) -> None:
 
 
 def test_a_post_without_csrf_token_is_refused(db_url: str, demo: Demo, ctx: EngineContext) -> None:
-    app = create_app({"DATABASE_URL": db_url, "TESTING": True, "WTF_CSRF_ENABLED": True, "ENGINE_CONTEXT": ctx,
-                      "DEPLOY_SHIPPED_WORKFLOWS": False, "SECRET_KEY": "test"})
+    app = make_app(db_url, ctx, WTF_CSRF_ENABLED=True)
     try:
         client = app.test_client()
         response = client.post("/login", data={"username": "unit1", "password": "xuncha-demo"})

@@ -8,7 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.helpers import do_task, hand_over_clue, login, open_rectification
+from tests.helpers import act, open_clue, open_rectification, ready_task
+from tests.web.helpers import login
 
 HANDOVER = {"handover_list": "问题线索报告 1 份", "handover_note": "请及时签收"}
 
@@ -16,8 +17,8 @@ HANDOVER = {"handover_list": "问题线索报告 1 份", "handover_note": "请�
 @pytest.mark.parametrize("username", ["unit1", "unit2"])
 def test_a_clue_is_not_found_for_units(
         username: str, client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    instance_id = hand_over_clue(factory, ctx, demo)
-    do_task(factory, ctx, "office1", instance_id, "handover", HANDOVER)
+    instance_id = open_clue(factory, ctx, demo)
+    act(factory, ctx, "office1", instance_id, "handover", HANDOVER)
     login(client, username)
 
     response = client.get(f"/cases/{instance_id}")
@@ -31,8 +32,8 @@ def test_a_clue_is_not_found_for_units(
 @pytest.mark.parametrize("username", ["office1", "jw1"])
 def test_a_clue_handed_to_the_discipline_commission_is_visible_to_office_and_commission(
         username: str, client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    instance_id = hand_over_clue(factory, ctx, demo)
-    do_task(factory, ctx, "office1", instance_id, "handover", HANDOVER)
+    instance_id = open_clue(factory, ctx, demo)
+    act(factory, ctx, "office1", instance_id, "handover", HANDOVER)
     login(client, username)
 
     html = client.get(f"/cases/{instance_id}").get_data(as_text=True)
@@ -49,7 +50,7 @@ def test_a_clue_handed_to_the_discipline_commission_is_visible_to_office_and_com
 
 def test_a_clue_for_another_receiving_body_is_not_found(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    instance_id = hand_over_clue(factory, ctx, demo, receiving="ZZB")
+    instance_id = open_clue(factory, ctx, demo, receiving="ZZB")
     login(client, "jw1")
     assert client.get(f"/cases/{instance_id}").status_code == 404
     assert "XS-T-001" not in client.get("/cases?kind=clue").get_data(as_text=True)
@@ -57,11 +58,11 @@ def test_a_clue_for_another_receiving_body_is_not_found(
 
 def test_clue_disposition_shows_method_and_status_in_chinese(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    instance_id = hand_over_clue(factory, ctx, demo)
-    do_task(factory, ctx, "office1", instance_id, "handover", HANDOVER)
-    do_task(factory, ctx, "jw1", instance_id, "acknowledge", {"ack_decision": "签收"})
-    do_task(factory, ctx, "jw1", instance_id, "dispose", {"disposition_method": "初步核实",
-                                                          "disposition_opinion": "开展初步核实。"})
+    instance_id = open_clue(factory, ctx, demo)
+    act(factory, ctx, "office1", instance_id, "handover", HANDOVER)
+    act(factory, ctx, "jw1", instance_id, "acknowledge", {"ack_decision": "签收"})
+    act(factory, ctx, "jw1", instance_id, "dispose", {"disposition_method": "初步核实",
+                                                      "disposition_opinion": "开展初步核实。"})
     login(client, "jw1")
     html = client.get(f"/cases/{instance_id}").get_data(as_text=True)
     assert "初步核实" in html and "处置中" in html and "台账更新" in html
@@ -95,12 +96,11 @@ def test_case_list_rejects_unknown_kinds_and_pages(client: FlaskClient) -> None:
 def test_reading_a_clue_case_or_its_task_is_recorded_in_its_history(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, session: Session) -> None:
     from engine import audit
-    from tests.helpers import task_id
 
-    instance_id = hand_over_clue(factory, ctx, demo)
+    instance_id = open_clue(factory, ctx, demo)
     login(client, "office1")
     assert client.get(f"/cases/{instance_id}").status_code == 200
-    assert client.get(f"/tasks/{task_id(factory, instance_id, 'handover')}").status_code == 200
+    assert client.get(f"/tasks/{ready_task(factory, instance_id, 'handover').id}").status_code == 200
 
     views = [e for e in audit.stream_events(session, instance_id) if e.event_type == "clue_viewed"]
     assert [(e.actor_name, e.payload) for e in views] == [

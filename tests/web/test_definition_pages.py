@@ -2,44 +2,19 @@
 
 from __future__ import annotations
 
-import io
-
 from flask.testing import FlaskClient
 
-from tests.web.helpers import login
-
-BPMN = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs_web_test"
-                  targetNamespace="http://xuncha.example/bpmn">
-  <bpmn:collaboration id="collab_web_test">
-    <bpmn:participant id="participant_web_test" name="测试流程" processRef="web_test" />
-  </bpmn:collaboration>
-  <bpmn:process id="web_test" name="测试流程" isExecutable="true">
-    <bpmn:laneSet id="lanes_web_test">
-      <bpmn:lane id="{lane_id}" name="{lane_name}">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>review</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="review" name="审阅">
-      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
-    </bpmn:userTask>
-    <bpmn:endEvent id="end"><bpmn:incoming>f2</bpmn:incoming></bpmn:endEvent>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="review" />
-    <bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="end" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+from tests.helpers import simple_bpmn
+from tests.web.helpers import bpmn_upload, login
 
 
 def _bpmn(lane_id: str = "Lane_office", lane_name: str = "office") -> bytes:
-    return BPMN.replace("{lane_id}", lane_id).replace("{lane_name}", lane_name).encode("utf-8")
+    return simple_bpmn("web_test", name="测试流程", lane=lane_name, lane_id=lane_id, task_id="review", task_name="审阅",
+                       participant=True)
 
 
 def _upload(client: FlaskClient, xml: bytes, comment: str = "") -> tuple[int, str]:
-    response = client.post("/definitions", data={"file": (io.BytesIO(xml), "web_test.bpmn"), "comment": comment},
+    response = client.post("/definitions", data={"file": bpmn_upload(xml, "web_test.bpmn"), "comment": comment},
                            content_type="multipart/form-data")
     return response.status_code, response.get_data(as_text=True)
 

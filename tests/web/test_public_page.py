@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
-from tests.web.helpers import complete_rectification, do_task, hand_over_clue, login, open_rectification
+from tests.helpers import act, complete_rectification, open_clue, open_rectification
+from tests.web.helpers import login
 
 
 def test_public_page_lists_announced_rounds_without_login(client: FlaskClient) -> None:
@@ -38,10 +41,10 @@ def test_published_results_appear_and_unpublished_ones_do_not(
 
 def test_clues_never_appear_on_the_public_page(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    secret = {"number": "XS-SECRET-9", "summary": "反映某局长插手工程招标。", "person": "钱秘密"}
-    instance_id = hand_over_clue(factory, ctx, demo, **secret)
-    do_task(factory, ctx, "office1", instance_id, "handover", {"handover_list": "线索 1 份"})
-    do_task(factory, ctx, "jw1", instance_id, "acknowledge", {"ack_decision": "签收"})
+    secret: dict[str, Any] = {"number": "XS-SECRET-9", "summary": "反映某局长插手工程招标。", "person": "钱秘密"}
+    instance_id = open_clue(factory, ctx, demo, **secret)
+    act(factory, ctx, "office1", instance_id, "handover", {"handover_list": "线索 1 份"})
+    act(factory, ctx, "jw1", instance_id, "acknowledge", {"ack_decision": "签收"})
 
     for who in (None, "office1"):
         if who:

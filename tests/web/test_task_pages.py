@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.context import EngineContext
 from engine.demo import Demo
 from models import TaskStatus
-from tests.web.helpers import add_user, do_task, instance_row, login, open_rectification, open_task, task_row
+from tests.helpers import act, add_user, instance, open_rectification, ready_task, task_row
+from tests.web.helpers import login
 
 
 def _revision(html: str) -> str:
@@ -22,7 +23,7 @@ def _revision(html: str) -> str:
 def test_unit_liaison_claims_feedback_from_group_queue_and_submits_it(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     instance_id = open_rectification(factory, ctx, demo)
-    task = open_task(factory, instance_id, "receive_feedback")
+    task = ready_task(factory, instance_id, "receive_feedback")
     login(client, "unit1")
 
     queue = client.get("/tasks?queue=group").get_data(as_text=True)
@@ -52,8 +53,8 @@ def test_unit_liaison_claims_feedback_from_group_queue_and_submits_it(
 def test_an_invalid_field_is_shown_next_to_it_and_nothing_changes(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     instance_id = open_rectification(factory, ctx, demo)
-    task = open_task(factory, instance_id, "receive_feedback")
-    version = instance_row(factory, instance_id).version
+    task = ready_task(factory, instance_id, "receive_feedback")
+    version = instance(factory, instance_id).version
     login(client, "unit1")
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
 
@@ -67,12 +68,12 @@ def test_an_invalid_field_is_shown_next_to_it_and_nothing_changes(
     assert "会议已召开" in html
     after = task_row(factory, task.id)
     assert after.status == TaskStatus.READY and after.assignee_id is None
-    assert instance_row(factory, instance_id).version == version
+    assert instance(factory, instance_id).version == version
 
 
 def test_a_missing_required_field_is_reported_in_chinese(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    task = open_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
+    task = ready_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
     login(client, "unit1")
     response = client.post(f"/tasks/{task.id}/complete", data={"revision": str(task.revision)})
     assert response.status_code == 422
@@ -82,7 +83,7 @@ def test_a_missing_required_field_is_reported_in_chinese(
 def test_a_second_candidate_cannot_claim_a_claimed_task(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     add_user(factory, "unit1b", "U-EDU", "unit")
-    task = open_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
+    task = ready_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
     login(client, "unit1")
     assert client.post(f"/tasks/{task.id}/claim").status_code == 302
     client.post("/logout")
@@ -98,7 +99,7 @@ def test_a_second_candidate_cannot_claim_a_claimed_task(
 
 def test_a_form_opened_before_the_task_changed_is_refused(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    task = open_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
+    task = ready_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
     login(client, "unit1")
     stale = _revision(client.get(f"/tasks/{task.id}").get_data(as_text=True))
     client.post(f"/tasks/{task.id}/claim")  # e.g. in another tab: the revision moves on
@@ -113,7 +114,7 @@ def test_a_form_opened_before_the_task_changed_is_refused(
 
 def test_returning_a_claimed_task_puts_it_back_in_the_group_queue(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    task = open_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
+    task = ready_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
     login(client, "unit1")
     client.post(f"/tasks/{task.id}/claim")
     assert client.post(f"/tasks/{task.id}/unclaim").status_code == 302
@@ -124,8 +125,8 @@ def test_returning_a_claimed_task_puts_it_back_in_the_group_queue(
 def test_plan_form_starts_with_a_row_per_problem_and_adds_rows_without_javascript(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     instance_id = open_rectification(factory, ctx, demo)
-    do_task(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    task = open_task(factory, instance_id, "draft_plan")
+    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
+    task = ready_task(factory, instance_id, "draft_plan")
     login(client, "unit1")
     page = client.get(f"/tasks/{task.id}").get_data(as_text=True)
     assert 'name="plan_measures-0-item_number" value="U-EDU-01"' in page
@@ -145,8 +146,8 @@ def test_plan_form_starts_with_a_row_per_problem_and_adds_rows_without_javascrip
 def test_plan_with_rows_and_pledge_is_submitted_and_updates_the_ledger(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     instance_id = open_rectification(factory, ctx, demo)
-    do_task(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    task = open_task(factory, instance_id, "draft_plan")
+    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
+    task = ready_task(factory, instance_id, "draft_plan")
     login(client, "unit1")
     rows = {}
     for index, number in ((0, "U-EDU-01"), (4, "U-EDU-02")):  # a row removed in the browser leaves a gap
@@ -198,7 +199,7 @@ def test_office_sees_all_tasks_and_overdue_ones_in_red(
 
 def test_a_task_one_may_not_see_is_not_found(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
-    task = open_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
+    task = ready_task(factory, open_rectification(factory, ctx, demo), "receive_feedback")
     login(client, "unit2")
     assert client.get(f"/tasks/{task.id}").status_code == 404
     assert client.post(f"/tasks/{task.id}/claim").status_code == 404
