@@ -119,7 +119,8 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore) -> Pa
     try:
         xml.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problem = Problem(None, f"文件第 {exc.start} 字节不是 UTF-8 编码。", f"Byte {exc.start} of the file is not UTF-8.")
+        problem = Problem(None, f"文件第 {exc.start} 字节不是 UTF-8 编码。",
+                          f"Byte {exc.start} of the file is not UTF-8.")
         raise DefinitionInvalid("BPMN 文件必须使用 UTF-8 编码。", "The BPMN file must be encoded as UTF-8.",
                                 {"problems": [problem.as_dict()]}) from exc
     try:
