@@ -3,7 +3,8 @@
 Events are grouped in streams: ``case:<instance id>`` for everything that happens to a case, and
 ``system`` for deployments, logins and administration. Each event's hash covers its canonical JSON
 and the previous event's hash in the same stream, so editing, inserting or deleting any row breaks
-the chain at that point; the stream head row also catches a deleted tail.
+the chain at that point; the stream's last link (on the instance row for a case, in
+``audit_stream_head`` otherwise) also catches a deleted tail.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from models import AuditEvent, AuditStreamHead
+from models import AuditEvent, AuditStreamHead, ProcessInstance
 
 GENESIS = "0" * 64
 SYSTEM_STREAM = "system"
@@ -61,28 +63,53 @@ def _lock_head(session: Session, stream: str) -> AuditStreamHead:
     return head
 
 
-def record(session: Session, stream: str, drafts: list[EventDraft], *, at: datetime,
-           actor_id: int | None, actor_name: str | None) -> list[AuditEvent]:
-    """Append events to a stream inside the caller's transaction (they commit or vanish with it)."""
-    if not drafts:
-        return []
-    head = _lock_head(session, stream)
-    events = []
-    seq, prev = head.seq, head.hash
+def _append(session: Session, stream: str, seq: int, prev: str, drafts: list[EventDraft], at: datetime,
+            actor_id: int | None, actor_name: str | None) -> tuple[int, str]:
+    """Insert the drafts after link (seq, prev) in one statement; return the new last link."""
+    rows = []
     for draft in drafts:
         seq += 1
         payload = canonical_json(draft.payload)
         digest = _digest(prev, stream, seq, at, draft.event_type, actor_id, actor_name, draft.instance_id,
                          payload)
-        events.append(AuditEvent(
-            stream=stream, seq=seq, at=at, event_type=draft.event_type, actor_id=actor_id,
-            actor_name=actor_name, instance_id=draft.instance_id, payload=payload, prev_hash=prev,
-            hash=digest,
-        ))
+        rows.append({"stream": stream, "seq": seq, "at": at, "event_type": draft.event_type, "actor_id": actor_id,
+                     "actor_name": actor_name, "instance_id": draft.instance_id, "payload": payload,
+                     "prev_hash": prev, "hash": digest})
         prev = digest
-    session.add_all(events)
-    head.seq, head.hash = seq, prev
-    return events
+    session.execute(insert(AuditEvent), rows)
+    return seq, prev
+
+
+def record(session: Session, stream: str, drafts: list[EventDraft], *, at: datetime,
+           actor_id: int | None, actor_name: str | None) -> None:
+    """Append events to a stream inside the caller's transaction (they commit or vanish with it)."""
+    if not drafts:
+        return
+    head = _lock_head(session, stream)
+    head.seq, head.hash = _append(session, stream, head.seq, head.hash, drafts, at, actor_id, actor_name)
+
+
+def record_case(session: Session, instance: ProcessInstance, drafts: list[EventDraft], *, at: datetime,
+                actor_id: int | None, actor_name: str | None) -> None:
+    """Append to a case's stream, whose last link lives on the instance row.
+
+    The caller holds the instance row lock (every change to a case does), which serialises the
+    stream's writers; the new link is written with the instance itself, so a step costs no extra
+    statement for the chain's head.
+    """
+    if not drafts:
+        return
+    head = _append(session, case_stream(instance.id), instance.audit_seq, instance.audit_hash, drafts, at,
+                   actor_id, actor_name)
+    if session.is_modified(instance):
+        instance.audit_seq, instance.audit_hash = head  # rides along with the step's own UPDATE
+        return
+    # Nothing else changed (someone only read the case): move the head without bumping the
+    # instance's version, so a read never makes anyone's open form stale.
+    session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id)
+                    .values(audit_seq=head[0], audit_hash=head[1]).execution_options(synchronize_session=False))
+    set_committed_value(instance, "audit_seq", head[0])
+    set_committed_value(instance, "audit_hash", head[1])
 
 
 @dataclass
@@ -97,7 +124,10 @@ class VerifyResult:
 
 def verify(session: Session) -> VerifyResult:
     """Recompute every chain; report the first link that does not hold."""
-    heads = {h.stream: h for h in session.execute(select(AuditStreamHead)).scalars()}
+    heads = {h.stream: (h.seq, h.hash) for h in session.execute(select(AuditStreamHead)).scalars()}
+    heads.update((case_stream(iid), (seq, digest)) for iid, seq, digest in session.execute(
+        select(ProcessInstance.id, ProcessInstance.audit_seq, ProcessInstance.audit_hash)
+        .where(ProcessInstance.audit_seq > 0)))
     checked = 0
     current: str | None = None
     prev, expected_seq = GENESIS, 1
@@ -127,21 +157,21 @@ def verify(session: Session) -> VerifyResult:
         prev, expected_seq = event.hash, expected_seq + 1
     if current is not None and (broken := _check_tail(heads, current, expected_seq - 1, prev)):
         return VerifyResult(False, checked, broken)
-    for stream, head in heads.items():
-        if stream not in seen and head.seq:
+    for stream, (seq, _last) in heads.items():
+        if stream not in seen and seq:
             return VerifyResult(False, checked, {"stream": stream, "seq": 1, "event_id": None,
                                                  "reason": "all events of the stream are missing"})
     return VerifyResult(True, checked, None)
 
 
-def _check_tail(heads: dict[str, AuditStreamHead], stream: str, last_seq: int, last_hash: str
+def _check_tail(heads: dict[str, tuple[int, str]], stream: str, last_seq: int, last_hash: str
                 ) -> dict[str, Any] | None:
     head = heads.get(stream)
     if head is None:
         return {"stream": stream, "seq": last_seq, "event_id": None, "reason": "stream has no head record"}
-    if head.seq != last_seq or head.hash != last_hash:
+    if head != (last_seq, last_hash):
         return {"stream": stream, "seq": last_seq + 1, "event_id": None,
-                "reason": f"events after seq {last_seq} are missing (head says {head.seq})"}
+                "reason": f"events after seq {last_seq} are missing (head says {head[0]})"}
     return None
 
 

@@ -24,6 +24,7 @@ from . import audit
 from .actors import Actor
 from .errors import NotFound
 from .permissions import CLUE_ROLES, OVERSIGHT_ROLES, RECTIFICATION_ROLES, SCOPE, can_see_instance
+from .runtime import lock_instance
 
 CASE_ROLES = {"clue": CLUE_ROLES, "rectification": RECTIFICATION_ROLES}
 Row = TypeVar("Row", Clue, RectificationItem, ProcessInstance)
@@ -93,8 +94,9 @@ def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
 
 def record_clue_reads(session: Session, actor: Actor, clues: Sequence[Clue], via: str, at: datetime) -> None:
     """Append a ``clue_viewed`` event to each clue's case stream (in the caller's transaction)."""
-    for clue in clues:
+    for clue in sorted(clues, key=lambda c: c.instance_id or 0):  # one lock order: no deadlocks between readers
         if clue.instance_id is not None:
-            audit.record(session, audit.case_stream(clue.instance_id),
-                         [audit.EventDraft("clue_viewed", {"clue_id": clue.id, "via": via}, clue.instance_id)],
-                         at=at, actor_id=actor.user_id, actor_name=actor.username)
+            instance = lock_instance(session, clue.instance_id)
+            audit.record_case(session, instance, [audit.EventDraft("clue_viewed", {"clue_id": clue.id, "via": via},
+                                                                   instance.id)],
+                              at=at, actor_id=actor.user_id, actor_name=actor.username)

@@ -54,7 +54,7 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, pa
     for guid, row in existing.items():
         if guid in ready:
             current.append(row)
-        else:
+        elif row.status == TaskStatus.READY:  # (a row completed in this unit of work is not yet flushed)
             row.status, row.completed_at = TaskStatus.CANCELLED, now
             _queue_event(session, instance, EventDraft("task_cancelled", {
                 "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name}, instance.id))

@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
 
 from . import audit, cases, projection
-from .actors import Actor
+from .actors import Actor, actor_for
 from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
 from .context import EngineContext
@@ -52,7 +52,7 @@ SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
 }))
 
 
-def _lock_instance(session: Session, instance_id: int) -> ProcessInstance:
+def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Row lock: FOR UPDATE on PostgreSQL (SQLite already holds the write lock: BEGIN IMMEDIATE)."""
     instance = session.execute(
         select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
@@ -89,19 +89,23 @@ def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
 
 def _save(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
           parsed: ParsedDefinition, now: _dt.datetime) -> list[HumanTask]:
-    """Write the state and projections; returns the instance's open human tasks."""
+    """Set the new state and bring the projections in line; returns the instance's open human tasks.
+    Nothing is written until the caller flushes (one flush per step: the unit of work is the cost)."""
     instance.state = dump_state(workflow)
     instance.updated_at = now
     if workflow.is_completed():
         instance.status = InstanceStatus.COMPLETED
         instance.completed_at = now
-    open_tasks = projection.sync(session, instance, workflow, parsed, now)
+    return projection.sync(session, instance, workflow, parsed, now)
+
+
+def flush(session: Session) -> None:
+    """Write the unit of work now; a concurrent change to the instance surfaces as StaleState."""
     try:
         session.flush()
     except StaleDataError as exc:
         raise StaleState("案件已被他人修改，请刷新后重试。",
                          "The case was changed by someone else; reload and retry.") from exc
-    return open_tasks
 
 
 def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_key: str, data: dict[str, Any],
@@ -126,12 +130,14 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
         started_at=now, updated_at=now)
     session.add(instance)
     session.flush()
-    _save(session, ctx, instance, workflow, parsed, now)
-    audit.record(session, audit.case_stream(instance.id), [audit.EventDraft("instance_started", {
-        "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
-        "title": instance.title, "reference": reference, "data": data,
-    }, instance.id), *projection.drain_events(session, instance)], at=now, actor_id=actor.user_id or None,
-        actor_name=actor.username)
+    with session.no_autoflush:
+        _save(session, ctx, instance, workflow, parsed, now)
+        audit.record_case(session, instance, [audit.EventDraft("instance_started", {
+            "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
+            "title": instance.title, "reference": reference, "data": data,
+        }, instance.id), *projection.drain_events(session, instance)], at=now, actor_id=actor.user_id or None,
+            actor_name=actor.username)
+    flush(session)
     return instance
 
 
@@ -164,7 +170,7 @@ def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTas
     instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
     if instance_id is None:
         raise NotFound("任务不存在。", "The task does not exist.")
-    instance = _lock_instance(session, instance_id)
+    instance = lock_instance(session, instance_id)
     task = session.execute(select(HumanTask).where(HumanTask.id == task_id)
                            .execution_options(populate_existing=True)).scalar_one()
     _check_visible(actor, task, instance)
@@ -207,15 +213,24 @@ def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
 
 def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
     """An office or leading-group member hands the task to a candidate (or takes it back)."""
+    return _hand_to(session, ctx, actor, task_id, username, "task_assigned")
+
+
+def delegate_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """Hand a task on to another candidate, recorded as a delegation. In this foundation only those
+    who may assign can delegate; delegation by the holder, with approval back, is issue 4."""
+    return _hand_to(session, ctx, actor, task_id, username, "task_delegated")
+
+
+def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str,
+             event_type: str) -> HumanTask:
     task, instance = _locked_task(session, actor, task_id)
     if not can_assign(actor, task):
-        raise NotPermitted("只有巡察办或领导小组可以分派任务。",
-                           "Only the office or the leading group may assign tasks.")
+        raise NotPermitted("只有巡察办或领导小组可以分派或转交任务。",
+                           "Only the office or the leading group may assign or delegate tasks.")
     user = session.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
     if user is None:
         raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.", {"user": username})
-    from .actors import actor_for
-
     target = actor_for(user)
     if not is_candidate(target, task) or is_recused(target, instance):
         raise InvalidInput(f"{user.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
@@ -223,8 +238,8 @@ def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int
     now = ctx.clock.now()
     before = task.assignee_id
     task.assignee_id, task.claimed_at, task.revision = user.id, now, task.revision + 1
-    _audit_task(session, instance, actor, now, "task_assigned", task,
-                {"previous_assignee_id": before, "assignee": username})
+    _audit_task(session, instance, actor, now, event_type, task, {"previous_assignee_id": before, "assignee": username})
+    flush(session)
     return task
 
 
@@ -238,6 +253,14 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
                   expected_revision: int | None = None, claim_if_free: bool = False) -> Completion:
     """Submit a task's form: validate, run the diagram on, persist — all or nothing."""
     task, instance = _locked_task(session, actor, task_id)
+    with session.no_autoflush:
+        completion = _complete(session, ctx, actor, task, instance, data, expected_revision, claim_if_free)
+    flush(session)
+    return completion
+
+
+def _complete(session: Session, ctx: EngineContext, actor: Actor, task: HumanTask, instance: ProcessInstance,
+              data: dict[str, Any], expected_revision: int | None, claim_if_free: bool) -> Completion:
     if expected_revision is not None and expected_revision != task.revision:
         raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
                          "The task changed after you opened it; reload and submit again.",
@@ -270,8 +293,7 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     drafts += projection.drain_events(session, instance)
     if instance.status == InstanceStatus.COMPLETED:
         drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
-    audit.record(session, audit.case_stream(instance.id), drafts, at=now, actor_id=actor.user_id,
-                 actor_name=actor.username)
+    audit.record_case(session, instance, drafts, at=now, actor_id=actor.user_id, actor_name=actor.username)
     return Completion(instance, next_tasks)
 
 
@@ -313,6 +335,6 @@ def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstanc
 def _audit_task(session: Session, instance: ProcessInstance, actor: Actor, now: _dt.datetime, event_type: str,
                 task: HumanTask, extra: dict[str, Any]) -> None:
     instance.updated_at = now
-    audit.record(session, audit.case_stream(instance.id), [audit.EventDraft(event_type, {
+    audit.record_case(session, instance, [audit.EventDraft(event_type, {
         "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, **extra}, instance.id)],
         at=now, actor_id=actor.user_id, actor_name=actor.username)

@@ -23,7 +23,7 @@ from models import InstanceStatus, Timer, TimerStatus
 from . import audit, projection
 from .context import EngineContext
 from .db import transaction
-from .runtime import _lock_instance, _parsed, _run, _save, find_task, restore
+from .runtime import _parsed, _run, _save, find_task, flush, lock_instance, restore
 
 
 @dataclass
@@ -42,7 +42,7 @@ def _claim_next_due(session: Session, ctx: EngineContext) -> Timer | None:
 def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
     """Fire one claimed timer; False if its task is no longer waiting (it is then cancelled)."""
     now = ctx.clock.now()
-    instance = _lock_instance(session, timer.instance_id)
+    instance = lock_instance(session, timer.instance_id)
     workflow = restore(session, ctx, instance)
     task = find_task(workflow, timer.task_guid)
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
@@ -50,11 +50,13 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
         return False
     _run(ctx, workflow)
     timer.status, timer.fired_at = TimerStatus.FIRED, now
-    _save(session, ctx, instance, workflow, _parsed(session, ctx, instance), now)
-    audit.record(session, audit.case_stream(instance.id), [
-        audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
-                                         "due_at": timer.due_at, "fired_at": now}, instance.id),
-        *projection.drain_events(session, instance)], at=now, actor_id=None, actor_name="scheduler")
+    with session.no_autoflush:
+        _save(session, ctx, instance, workflow, _parsed(session, ctx, instance), now)
+        audit.record_case(session, instance, [
+            audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
+                                             "due_at": timer.due_at, "fired_at": now}, instance.id),
+            *projection.drain_events(session, instance)], at=now, actor_id=None, actor_name="scheduler")
+    flush(session)
     return True
 
 

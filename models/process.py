@@ -63,6 +63,8 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    audit_seq: Mapped[int] = mapped_column(Integer, default=0)  # the case stream's last link (engine.audit)
+    audit_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
 

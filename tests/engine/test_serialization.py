@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
 
 from engine import runtime
-from engine.serialization import FULL_SERIALIZER, dump_state
+from engine.definitions import parse_definition
+from engine.serialization import FULL_SERIALIZER, dump_state, load_state
 from tests.helpers import act, instance, open_clue, open_rectification
+
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
 
 def test_stored_state_has_no_spec_and_is_smaller_than_the_default(factory, ctx, demo):
@@ -38,3 +45,22 @@ def test_state_stays_the_same_size_however_long_a_case_loops(factory, ctx, demo)
     with factory() as session:
         data = runtime.instance_data(session, ctx, instance(factory, iid))
     assert data["clue_number"] == "XS-T-001" and data["four_forms"] == "第一种形态"
+
+
+def test_a_case_that_loops_hundreds_of_times_keeps_its_ready_task(ctx):
+    """SpiffWorkflow stops walking a task tree 1,000 levels deep: an unpruned instance whose monthly
+    report loops ~500 times silently loses its ready task. Pruned state never gets that deep."""
+    xml = (WORKFLOWS / "clue_disposition.bpmn").read_bytes()
+    parsed = parse_definition(xml, {"office": "office", "receiving_body": "receiving_body"}, ctx.forms)
+    workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs)
+    workflow.do_engine_steps()
+    answers = [{"handover_list": "清单"}, {"ack_decision": "签收"},
+               {"disposition_method": "初步核实", "disposition_opinion": "核实"}]
+    answers += [{"progress_text": "月报", "handling_finished": False}] * 600
+    for answer in answers:
+        (task,) = workflow.get_tasks(state=TaskState.READY, manual=True)
+        task.data.update(answer)
+        task.run()
+        workflow.do_engine_steps()
+        workflow = load_state(dump_state(workflow), parsed.spec, parsed.subprocess_specs)
+    assert [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)] == ["progress_report"]

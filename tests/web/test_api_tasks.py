@@ -147,8 +147,8 @@ def test_delegation_by_the_office_is_recorded_and_by_the_holder_refused_for_now(
     office1.ok("POST", f"/tasks/{task_id}/claim")
     assert office1.ok("POST", f"/tasks/{task_id}/delegate", {"user": "office2"})["assignee"] == "office2"
     delegated = [e for e in office2.ok("GET", f"/instances/{instance_id}/history") if e["type"] == "task_delegated"]
-    assert [(e["actor"], e["payload"]["from"], e["payload"]["to"]) for e in delegated] == [
-        ("office1", "office1", "office2")]
+    assert [(e["actor"], e["payload"]["previous_assignee_id"], e["payload"]["assignee"]) for e in delegated] == [
+        ("office1", demo.users["office1"].id, "office2")]
     assert office2.ok("POST", f"/tasks/{task_id}/complete", {"data": {"handover_list": "报告 1 份"}})
 
     unit = api("unit1")
@@ -157,7 +157,7 @@ def test_delegation_by_the_office_is_recorded_and_by_the_holder_refused_for_now(
     before = _state(unit, rectification)
     error = _error(unit.post(f"/tasks/{task_id}/delegate", {"user": "unit1"}, headers={"Accept-Language": "en"}),
                    403, "not_permitted")
-    assert "only the office or the leading group may delegate" in error["message"]
+    assert "Only the office or the leading group may assign or delegate" in error["message"]
     assert _state(unit, rectification) == before
 
 

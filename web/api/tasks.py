@@ -6,9 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from engine import audit, queues, runtime
-from engine.errors import NotPermitted
-from engine.permissions import can_assign
+from engine import queues, runtime
 
 from ..db import ctx, db
 from . import serializers
@@ -47,19 +45,8 @@ def assign_task(task_id: int) -> dict[str, Any]:
 
 
 def delegate_task(task_id: int) -> dict[str, Any]:
-    """Hand a task to another candidate. Until the engine has delegation by the holder (a later issue),
-    only those who may assign can delegate; it is recorded as an assignment plus ``task_delegated``."""
-    username = text_field(json_body(), "user")
-    task = runtime.get_task(db(), g.actor, task_id)
-    if not can_assign(g.actor, task):
-        raise NotPermitted("目前只有巡察办或领导小组可以转交任务，办理人自行转交将在后续版本提供。",
-                           "For now only the office or the leading group may delegate a task; "
-                           "delegation by its holder comes in a later version.")
-    previous = task.assignee.username if task.assignee else None
-    task = runtime.assign_task(db(), ctx(), g.actor, task_id, username)
-    audit.record(db(), audit.case_stream(task.instance_id), [audit.EventDraft("task_delegated", {
-        "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, "from": previous, "to": username},
-        task.instance_id)], at=ctx().clock.now(), actor_id=g.actor.user_id, actor_name=g.actor.username)
+    """Hand a task to another candidate (see engine.runtime.delegate_task for who may)."""
+    task = runtime.delegate_task(db(), ctx(), g.actor, task_id, text_field(json_body(), "user"))
     db().commit()
     return serializers.task(task)
 
