@@ -89,6 +89,14 @@ def record(session: Session, stream: str, drafts: list[EventDraft], *, at: datet
     head.seq, head.hash = _append(session, stream, head.seq, head.hash, drafts, at, actor_id, actor_name)
 
 
+def chain_case(session: Session, instance: ProcessInstance, drafts: list[EventDraft], *, at: datetime,
+               actor_id: int | None, actor_name: str | None) -> tuple[int, str]:
+    """Insert the drafts on the case's chain; return its new last link for the caller to store on the
+    instance row (the runtime writes it with the step's own UPDATE)."""
+    return _append(session, case_stream(instance.id), instance.audit_seq, instance.audit_hash, drafts, at,
+                   actor_id, actor_name)
+
+
 def record_case(session: Session, instance: ProcessInstance, drafts: list[EventDraft], *, at: datetime,
                 actor_id: int | None, actor_name: str | None) -> None:
     """Append to a case's stream, whose last link lives on the instance row.
@@ -99,8 +107,7 @@ def record_case(session: Session, instance: ProcessInstance, drafts: list[EventD
     """
     if not drafts:
         return
-    head = _append(session, case_stream(instance.id), instance.audit_seq, instance.audit_hash, drafts, at,
-                   actor_id, actor_name)
+    head = chain_case(session, instance, drafts, at=at, actor_id=actor_id, actor_name=actor_name)
     if session.is_modified(instance):
         instance.audit_seq, instance.audit_hash = head  # rides along with the step's own UPDATE
         return

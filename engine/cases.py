@@ -11,8 +11,9 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
     Clue,
@@ -37,15 +38,17 @@ CLUE_PROCESS = "clue_disposition"
 RECTIFICATION_PROCESS = "rectification"
 
 
-def _change(entity: Any, kind: str, changes: dict[str, Any], instance_id: int) -> list[EventDraft]:
-    diff = {}
-    for field, value in changes.items():
-        before = getattr(entity, field)
-        if before != value:
-            diff[field] = [before, value]
-            setattr(entity, field, value)
+def _change(session: Session, entity: Any, kind: str, changes: dict[str, Any], instance_id: int) -> list[EventDraft]:
+    """Write the fields that differ (one UPDATE, no unit-of-work flush) and describe them for the audit."""
+    diff = {field: [getattr(entity, field), value] for field, value in changes.items()
+            if getattr(entity, field) != value}
     if not diff:
         return []
+    session.execute(update(type(entity)).where(type(entity).id == entity.id)
+                    .values({field: after for field, (_before, after) in diff.items()})
+                    .execution_options(synchronize_session=False))
+    for field, (_before, after) in diff.items():
+        set_committed_value(entity, field, after)
     return [EventDraft("case_updated", {"entity": kind, "id": entity.id, "changes": diff}, instance_id)]
 
 
@@ -58,8 +61,13 @@ def _end_of_day(value: str | None) -> datetime | None:
 
 # -- clues -------------------------------------------------------------------------------------------
 
+CLUE_STEPS = {"handover", "acknowledge", "handle_return", "dispose", "result_feedback", "verify_result"}
+
+
 def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any], actor: Actor,
                now: datetime) -> list[EventDraft]:
+    if bpmn_id not in CLUE_STEPS:  # e.g. a monthly progress report changes no ledger field
+        return []
     clue = session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
     if clue is None:
         return []
@@ -82,7 +90,7 @@ def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: 
         changes = {"status": ClueStatus.CLOSED if closed else ClueStatus.IN_PROGRESS}
         if closed:
             changes["closed_at"] = now
-    return _change(clue, "clue", changes, instance.id)
+    return _change(session, clue, "clue", changes, instance.id)
 
 
 # -- rectification -----------------------------------------------------------------------------------
@@ -105,7 +113,7 @@ def _rectification_step(session: Session, instance: ProcessInstance, bpmn_id: st
             item = items.get(str(row.get("item_number", "")).strip())
             if item is None:
                 continue
-            drafts += _change(item, "rectification_item", {
+            drafts += _change(session, item, "rectification_item", {
                 "measures": row.get("measures"), "responsible_leader": row.get("responsible_leader"),
                 "responsible_department": row.get("responsible_department"),
                 "responsible_person": row.get("responsible_person"),
@@ -116,14 +124,14 @@ def _rectification_step(session: Session, instance: ProcessInstance, bpmn_id: st
     if item is None:
         return []
     if bpmn_id == "rectify_item":
-        return _change(item, "rectification_item", {"status": ItemStatus.SUBMITTED,
+        return _change(session, item, "rectification_item", {"status": ItemStatus.SUBMITTED,
                                                     "completion": data.get("item_completion")}, instance.id)
     if bpmn_id == "verify_item":
         passed = data.get("item_verify_decision") == "通过"
-        return _change(item, "rectification_item",
+        return _change(session, item, "rectification_item",
                        {"status": ItemStatus.VERIFIED if passed else ItemStatus.REJECTED}, instance.id)
     if bpmn_id == "strike_off_item":
-        return _change(item, "rectification_item", {"status": ItemStatus.STRUCK_OFF, "struck_off_at": now,
+        return _change(session, item, "rectification_item", {"status": ItemStatus.STRUCK_OFF, "struck_off_at": now,
                                                     "struck_off_by_id": actor.user_id}, instance.id)
     return []
 

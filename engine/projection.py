@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from models import HumanTask, ProcessInstance, TaskStatus, Timer, TimerStatus
@@ -21,17 +21,6 @@ from .audit import EventDraft
 from .calendar import deadline_after
 from .definitions import ParsedDefinition
 from .permissions import SCOPE, binding_path, org_id_of
-
-_PENDING = "xuncha_pending_events"
-
-
-def _queue_event(session: Session, instance: ProcessInstance, draft: EventDraft) -> None:
-    session.info.setdefault(_PENDING, {}).setdefault(instance.id, []).append(draft)
-
-
-def drain_events(session: Session, instance: ProcessInstance) -> list[EventDraft]:
-    """Audit drafts produced by the last sync of this instance (taken once)."""
-    return list(session.info.get(_PENDING, {}).pop(instance.id, []))
 
 
 def open_tasks(session: Session, instance_id: int) -> list[HumanTask]:
@@ -46,33 +35,46 @@ def _ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
 
 
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, parsed: ParsedDefinition,
-         now: datetime) -> list[HumanTask]:
-    """Bring the instance's human-task and timer rows in line with the workflow; return the open tasks."""
+         now: datetime, ready_before: set[str] | None = None, done: str | None = None
+         ) -> tuple[list[HumanTask], list[EventDraft]]:
+    """Bring the instance's human-task (and timer) rows in line with the workflow.
+
+    ``ready_before``: the task ids that were ready when the workflow was loaded (then they are the
+    open rows, and need not be queried); ``done``: the task just completed, already closed.
+    Returns the rows created and the audit drafts describing the changes.
+    """
     ready = {str(t.id): t for t in _ready_user_tasks(workflow)}
-    existing = {row.task_guid: row for row in open_tasks(session, instance.id)}
-    current = []
-    for guid, row in existing.items():
-        if guid in ready:
-            current.append(row)
-        elif row.status == TaskStatus.READY:  # (a row completed in this unit of work is not yet flushed)
-            row.status, row.completed_at = TaskStatus.CANCELLED, now
-            _queue_event(session, instance, EventDraft("task_cancelled", {
-                "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name}, instance.id))
-    created = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in existing]
-    if created:
-        session.add_all(created)
-        session.flush()
-    for row in created:
-        _queue_event(session, instance, EventDraft("task_created", {
-            "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
-            "candidate_group": row.candidate_group, "candidate_org_id": row.candidate_org_id,
-            "due_at": row.due_at}, instance.id))
+    if ready_before is None:
+        ready_before = set(session.execute(select(HumanTask.task_guid).where(
+            HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)).scalars())
+    events: list[EventDraft] = []
+    gone = ready_before - set(ready) - {done}
+    if gone:
+        cancelled = session.execute(
+            update(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.task_guid.in_(gone),
+                                    HumanTask.status == TaskStatus.READY)
+            .values(status=TaskStatus.CANCELLED, completed_at=now)
+            .returning(HumanTask.id, HumanTask.bpmn_id, HumanTask.name)
+            .execution_options(synchronize_session=False)).all()
+        events += [EventDraft("task_cancelled", {"task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name},
+                              instance.id) for row in cancelled]
+    fresh = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in ready_before]
+    created = list(session.scalars(insert(HumanTask).returning(HumanTask), fresh)) if fresh else []
+    events += [EventDraft("task_created", {
+        "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
+        "candidate_group": row.candidate_group, "candidate_org_id": row.candidate_org_id,
+        "due_at": row.due_at}, instance.id) for row in created]
     if parsed.has_timers:
         _sync_timers(session, instance, workflow, now)
-    return sorted(current + created, key=lambda row: row.id)
+    return created, events
 
 
-def _new_task(instance: ProcessInstance, spiff_task: Any, parsed: ParsedDefinition, now: datetime) -> HumanTask:
+def ready_guids(workflow: BpmnWorkflow) -> set[str]:
+    return {str(t.id) for t in _ready_user_tasks(workflow)}
+
+
+def _new_task(instance: ProcessInstance, spiff_task: Any, parsed: ParsedDefinition, now: datetime
+              ) -> dict[str, Any]:
     spec = spiff_task.task_spec
     info = parsed.task(spec.bpmn_id)
     lane = spec.lane
@@ -83,14 +85,14 @@ def _new_task(instance: ProcessInstance, spiff_task: Any, parsed: ParsedDefiniti
     name = (info.name if info else (spec.bpmn_name or spec.bpmn_id)).strip()
     if isinstance(item, dict) and item.get("number"):
         name = f"{name}（{item['number']}）"
-    return HumanTask(
+    return dict(
         instance_id=instance.id, task_guid=str(spiff_task.id), bpmn_id=spec.bpmn_id, name=name[:300],
         process_key=instance.process_key, title=instance.title, reference=instance.reference, lane=lane,
         candidate_group=group, candidate_org_id=org_id_of(org_path), candidate_org_path=org_path,
         candidate_user_id=None if group else instance.started_by_id,
         scope_path=(instance.bindings or {}).get(SCOPE, ""), status=TaskStatus.READY,
         form_key=info.form_key if info else None, priority=90 if instance.case_kind == "clue" else 50,
-        due_at=deadline_after(now, due_days) if due_days else None, created_at=now)
+        due_at=deadline_after(now, due_days) if due_days else None, created_at=now, revision=1)
 
 
 def _sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: datetime) -> None:

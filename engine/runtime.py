@@ -19,6 +19,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
@@ -87,16 +88,36 @@ def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
     return workflow
 
 
-def _save(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
-          parsed: ParsedDefinition, now: _dt.datetime) -> list[HumanTask]:
-    """Set the new state and bring the projections in line; returns the instance's open human tasks.
-    Nothing is written until the caller flushes (one flush per step: the unit of work is the cost)."""
-    instance.state = dump_state(workflow)
-    instance.updated_at = now
+def _persist(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
+             parsed: ParsedDefinition, now: _dt.datetime, drafts: list[audit.EventDraft], actor: Actor | None, *,
+             ready_before: set[str] | None = None, done: str | None = None) -> list[HumanTask]:
+    """Write a step: the projections, the audit events and the new state, as plain statements.
+
+    The instance row is updated last, guarded by its version (the second line of defence after the
+    row lock), and carries the case's new audit head. Returns the human tasks the step created.
+    """
+    state = dump_state(workflow)
+    created, events = projection.sync(session, instance, workflow, parsed, now, ready_before, done)
+    drafts = [*drafts, *events]
+    values: dict[str, Any] = {"state": state, "updated_at": now, "version": instance.version + 1}
     if workflow.is_completed():
-        instance.status = InstanceStatus.COMPLETED
-        instance.completed_at = now
-    return projection.sync(session, instance, workflow, parsed, now)
+        values.update(status=InstanceStatus.COMPLETED, completed_at=now)
+        drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
+    values["audit_seq"], values["audit_hash"] = audit.chain_case(
+        session, instance, drafts, at=now, actor_id=actor.user_id or None if actor else None,
+        actor_name=actor.username if actor else "scheduler")
+    written = session.execute(
+        update(ProcessInstance).where(ProcessInstance.id == instance.id, ProcessInstance.version == instance.version)
+        .values(values).execution_options(synchronize_session=False))
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise _stale_case()
+    for key, value in values.items():
+        set_committed_value(instance, key, value)
+    return created
+
+
+def _stale_case() -> StaleState:
+    return StaleState("案件已被他人修改，请刷新后重试。", "The case was changed by someone else; reload and retry.")
 
 
 def flush(session: Session) -> None:
@@ -104,8 +125,7 @@ def flush(session: Session) -> None:
     try:
         session.flush()
     except StaleDataError as exc:
-        raise StaleState("案件已被他人修改，请刷新后重试。",
-                         "The case was changed by someone else; reload and retry.") from exc
+        raise _stale_case() from exc
 
 
 def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_key: str, data: dict[str, Any],
@@ -130,13 +150,9 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
         started_at=now, updated_at=now)
     session.add(instance)
     session.flush()
-    with session.no_autoflush:
-        _save(session, ctx, instance, workflow, parsed, now)
-        audit.record_case(session, instance, [audit.EventDraft("instance_started", {
-            "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
-            "title": instance.title, "reference": reference, "data": data,
-        }, instance.id), *projection.drain_events(session, instance)], at=now, actor_id=actor.user_id or None,
-            actor_name=actor.username)
+    _persist(session, ctx, instance, workflow, parsed, now, [audit.EventDraft("instance_started", {
+        "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
+        "title": instance.title, "reference": reference, "data": data}, instance.id)], actor, ready_before=set())
     flush(session)
     return instance
 
@@ -246,55 +262,71 @@ def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task_id: int, u
 @dataclass
 class Completion:
     instance: ProcessInstance
-    next_tasks: list[HumanTask]
+    created_tasks: list[HumanTask]  # the tasks this step opened (projection.open_tasks has them all)
 
 
 def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
                   expected_revision: int | None = None, claim_if_free: bool = False) -> Completion:
-    """Submit a task's form: validate, run the diagram on, persist — all or nothing."""
-    task, instance = _locked_task(session, actor, task_id)
-    with session.no_autoflush:
-        completion = _complete(session, ctx, actor, task, instance, data, expected_revision, claim_if_free)
-    flush(session)
-    return completion
+    """Submit a task's form: validate, run the diagram on, persist — all or nothing.
 
-
-def _complete(session: Session, ctx: EngineContext, actor: Actor, task: HumanTask, instance: ProcessInstance,
-              data: dict[str, Any], expected_revision: int | None, claim_if_free: bool) -> Completion:
+    The hot path of the product, so it is written as a handful of plain statements: read the task,
+    lock the instance, close the task with an UPDATE whose WHERE re-checks what was read before the
+    lock, then the projections, audit and state (see ``_persist``).
+    """
+    task = session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound("任务不存在。", "The task does not exist.")
+    instance = lock_instance(session, task.instance_id)
+    _check_visible(actor, task, instance)
+    if task.status != TaskStatus.READY:
+        raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
+                            {"status": task.status})
     if expected_revision is not None and expected_revision != task.revision:
         raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
                          "The task changed after you opened it; reload and submit again.",
                          {"revision": task.revision})
-    if task.assignee_id is None and claim_if_free and is_candidate(actor, task) and not is_recused(actor, instance):
-        task.assignee_id, task.claimed_at = actor.user_id, ctx.clock.now()
-    if task.assignee_id != actor.user_id:
+    claim = task.assignee_id is None and claim_if_free and is_candidate(actor, task) and not is_recused(actor, instance)
+    if task.assignee_id != actor.user_id and not claim:
         raise TaskNotClaimedByYou("请先签收此任务再办理。" if task.assignee_id is None else "此任务由他人办理中。",
                                   "Claim this task before completing it." if task.assignee_id is None
                                   else "Someone else holds this task.")
     if instance.status != InstanceStatus.RUNNING:
         raise TaskNotActive("案件当前不在办理状态。", "The case is not running.", {"status": instance.status})
-    form = ctx.forms.get(task.form_key)
-    clean = validate(form, data)
+    clean = validate(ctx.forms.get(task.form_key), data)
     now = ctx.clock.now()
     parsed = _parsed(session, ctx, instance)
-    workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
-    workflow.script_engine = SCRIPT_ENGINE
+    workflow = restore(session, ctx, instance)
     spiff_task = find_task(workflow, task.task_guid)
     if spiff_task is None or spiff_task.state != TaskState.READY:
         raise TaskNotActive("该任务已不在待办状态。", "The task is no longer ready.")
+    ready_before = projection.ready_guids(workflow)
     spiff_task.data.update(clean)
     _run(ctx, workflow, spiff_task)
-    task.status, task.completed_at, task.completed_by_id = TaskStatus.COMPLETED, now, actor.user_id
+    _close_task(session, task, actor, now, claimed=claim)
     drafts = [audit.EventDraft("task_completed", {
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
         "data": clean}, instance.id)]
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
-    next_tasks = _save(session, ctx, instance, workflow, parsed, now)
-    drafts += projection.drain_events(session, instance)
-    if instance.status == InstanceStatus.COMPLETED:
-        drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
-    audit.record_case(session, instance, drafts, at=now, actor_id=actor.user_id, actor_name=actor.username)
-    return Completion(instance, next_tasks)
+    created = _persist(session, ctx, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before,
+                       done=task.task_guid)
+    flush(session)
+    return Completion(instance, created)
+
+
+def _close_task(session: Session, task: HumanTask, actor: Actor, now: _dt.datetime, *, claimed: bool) -> None:
+    """Mark the task completed; the WHERE repeats the checks made on the row as read before the lock."""
+    values = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": actor.user_id,
+              "assignee_id": actor.user_id, "claimed_at": now if claimed else task.claimed_at}
+    holder = HumanTask.assignee_id.is_(None) if claimed else HumanTask.assignee_id == actor.user_id
+    written = session.execute(
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY,
+                                HumanTask.revision == task.revision, holder)
+        .values(values).execution_options(synchronize_session=False))
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
+                         "The task changed after you opened it; reload and submit again.")
+    for key, value in values.items():
+        set_committed_value(task, key, value)
 
 
 def find_task(workflow: BpmnWorkflow, guid: str) -> Any | None:

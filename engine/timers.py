@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InstanceStatus, Timer, TimerStatus
 
-from . import audit, projection
+from . import audit
 from .context import EngineContext
 from .db import transaction
-from .runtime import _parsed, _run, _save, find_task, flush, lock_instance, restore
+from .runtime import _parsed, _persist, _run, find_task, flush, lock_instance, restore
 
 
 @dataclass
@@ -50,12 +50,9 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
         return False
     _run(ctx, workflow)
     timer.status, timer.fired_at = TimerStatus.FIRED, now
-    with session.no_autoflush:
-        _save(session, ctx, instance, workflow, _parsed(session, ctx, instance), now)
-        audit.record_case(session, instance, [
-            audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
-                                             "due_at": timer.due_at, "fired_at": now}, instance.id),
-            *projection.drain_events(session, instance)], at=now, actor_id=None, actor_name="scheduler")
+    _persist(session, ctx, instance, workflow, _parsed(session, ctx, instance), now, [
+        audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
+                                         "due_at": timer.due_at, "fired_at": now}, instance.id)], None)
     flush(session)
     return True
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from engine import queues, runtime
+from engine import projection, queues, runtime
 
 from ..db import ctx, db
 from . import serializers
@@ -57,4 +57,4 @@ def complete_task(task_id: int) -> dict[str, Any]:
                                        expected_revision=optional_int_field(body, "revision"))
     db().commit()
     return {"instance": serializers.instance(completion.instance),
-            "next_tasks": [serializers.task(t) for t in completion.next_tasks]}
+            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), completion.instance.id)]}
