@@ -13,9 +13,9 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -76,8 +76,11 @@ def _append(session: Session, stream: str, seq: int, prev: str, drafts: list[Eve
                      "actor_name": actor_name, "instance_id": draft.instance_id, "payload": payload,
                      "prev_hash": prev, "hash": digest})
         prev = digest
-    session.execute(insert(AuditEvent), rows)
+    session.connection().execute(_INSERT_EVENTS, rows)
     return seq, prev
+
+
+_INSERT_EVENTS = insert(cast(Table, AuditEvent.__table__))
 
 
 def record(session: Session, stream: str, drafts: list[EventDraft], *, at: datetime,

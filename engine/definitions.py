@@ -223,6 +223,7 @@ class SpecCache:
     def __init__(self, maxsize: int = 64):
         self.maxsize = maxsize
         self._items: OrderedDict[str, ParsedDefinition] = OrderedDict()
+        self._sha_of: dict[int, str] = {}  # definition id → sha256 (rows are immutable once stored)
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -242,9 +243,26 @@ class SpecCache:
                 self._items.popitem(last=False)
         return parsed
 
+    def for_definition_id(self, session: Session, definition_id: int, forms: FormStore) -> ParsedDefinition:
+        """The parsed definition of a stored version, without reading its row when it is cached."""
+        with self._lock:
+            sha = self._sha_of.get(definition_id)
+            parsed = self._items.get(sha) if sha else None
+            if parsed is not None:
+                self._items.move_to_end(parsed.sha256)
+                self.hits += 1
+                return parsed
+        definition = session.get(ProcessDefinition, definition_id)
+        if definition is None:
+            raise NotFound("流程定义不存在。", "The process definition does not exist.")
+        with self._lock:
+            self._sha_of[definition_id] = definition.sha256
+        return self.get(session, definition, forms)
+
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._sha_of.clear()
 
 
 SPEC_CACHE = SpecCache()

@@ -6,13 +6,13 @@ Queues, counts and dashboards query these rows and never deserialize a workflow.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from models import HumanTask, ProcessInstance, TaskStatus, Timer, TimerStatus
@@ -36,37 +36,44 @@ def _ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
 
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, parsed: ParsedDefinition,
          now: datetime, ready_before: set[str] | None = None, done: str | None = None
-         ) -> tuple[list[HumanTask], list[EventDraft]]:
+         ) -> tuple[list[int], list[EventDraft]]:
     """Bring the instance's human-task (and timer) rows in line with the workflow.
 
     ``ready_before``: the task ids that were ready when the workflow was loaded (then they are the
     open rows, and need not be queried); ``done``: the task just completed, already closed.
-    Returns the rows created and the audit drafts describing the changes.
+    Returns the ids of the rows created and the audit drafts describing the changes.
     """
     ready = {str(t.id): t for t in _ready_user_tasks(workflow)}
     if ready_before is None:
         ready_before = set(session.execute(select(HumanTask.task_guid).where(
             HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)).scalars())
     events: list[EventDraft] = []
+    connection = session.connection()
     gone = ready_before - set(ready) - {done}
     if gone:
-        cancelled = session.execute(
-            update(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.task_guid.in_(gone),
-                                    HumanTask.status == TaskStatus.READY)
+        cancelled = connection.execute(
+            update(_TASKS).where(_TASKS.c.instance_id == instance.id, _TASKS.c.task_guid.in_(gone),
+                                 _TASKS.c.status == TaskStatus.READY)
             .values(status=TaskStatus.CANCELLED, completed_at=now)
-            .returning(HumanTask.id, HumanTask.bpmn_id, HumanTask.name)
-            .execution_options(synchronize_session=False)).all()
+            .returning(_TASKS.c.id, _TASKS.c.bpmn_id, _TASKS.c.name)).all()
         events += [EventDraft("task_cancelled", {"task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name},
                               instance.id) for row in cancelled]
     fresh = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in ready_before]
-    created = list(session.scalars(insert(HumanTask).returning(HumanTask), fresh)) if fresh else []
-    events += [EventDraft("task_created", {
-        "task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name, "lane": row.lane,
-        "candidate_group": row.candidate_group, "candidate_org_id": row.candidate_org_id,
-        "due_at": row.due_at}, instance.id) for row in created]
+    created = []
+    for row in fresh:  # one statement each: RETURNING with several rows is not portable in one call
+        row["id"] = connection.execute(_INSERT_TASK, row).scalar_one()
+        created.append(row["id"])
+        events.append(EventDraft("task_created", {
+            "task_id": row["id"], "bpmn_id": row["bpmn_id"], "name": row["name"], "lane": row["lane"],
+            "candidate_group": row["candidate_group"], "candidate_org_id": row["candidate_org_id"],
+            "due_at": row["due_at"]}, instance.id))
     if parsed.has_timers:
         _sync_timers(session, instance, workflow, now)
     return created, events
+
+
+_TASKS = cast(Table, HumanTask.__table__)
+_INSERT_TASK = insert(_TASKS).returning(_TASKS.c.id)
 
 
 def ready_guids(workflow: BpmnWorkflow) -> set[str]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -56,7 +56,7 @@ SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
 def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
     """Row lock: FOR UPDATE on PostgreSQL (SQLite already holds the write lock: BEGIN IMMEDIATE)."""
     instance = session.execute(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update(of=ProcessInstance)
+        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if instance is None:
@@ -65,7 +65,7 @@ def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
 
 
 def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> ParsedDefinition:
-    return SPEC_CACHE.get(session, instance.definition, ctx.forms)
+    return SPEC_CACHE.for_definition_id(session, instance.definition_id, ctx.forms)
 
 
 def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> None:
@@ -90,26 +90,26 @@ def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
 
 def _persist(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
              parsed: ParsedDefinition, now: _dt.datetime, drafts: list[audit.EventDraft], actor: Actor | None, *,
-             ready_before: set[str] | None = None, done: str | None = None) -> list[HumanTask]:
+             ready_before: set[str] | None = None, done: str | None = None) -> list[int]:
     """Write a step: the projections, the audit events and the new state, as plain statements.
 
     The instance row is updated last, guarded by its version (the second line of defence after the
-    row lock), and carries the case's new audit head. Returns the human tasks the step created.
+    row lock), and carries the case's new audit head. Returns the ids of the human tasks it created.
     """
     state = dump_state(workflow)
     created, events = projection.sync(session, instance, workflow, parsed, now, ready_before, done)
     drafts = [*drafts, *events]
-    values: dict[str, Any] = {"state": state, "updated_at": now, "version": instance.version + 1}
+    values: dict[str, Any] = {"state": state, "updated_at": now, "version": instance.version + 1,
+                              "status": instance.status, "completed_at": instance.completed_at}
     if workflow.is_completed():
         values.update(status=InstanceStatus.COMPLETED, completed_at=now)
         drafts.append(audit.EventDraft("instance_completed", {}, instance.id))
     values["audit_seq"], values["audit_hash"] = audit.chain_case(
         session, instance, drafts, at=now, actor_id=actor.user_id or None if actor else None,
         actor_name=actor.username if actor else "scheduler")
-    written = session.execute(
-        update(ProcessInstance).where(ProcessInstance.id == instance.id, ProcessInstance.version == instance.version)
-        .values(values).execution_options(synchronize_session=False))
-    if written.rowcount != 1:  # type: ignore[attr-defined]
+    written = session.connection().execute(SAVE_INSTANCE, {
+        **values, "instance_id": instance.id, "seen_version": instance.version})
+    if written.rowcount != 1:
         raise _stale_case()
     for key, value in values.items():
         set_committed_value(instance, key, value)
@@ -262,7 +262,7 @@ def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task_id: int, u
 @dataclass
 class Completion:
     instance: ProcessInstance
-    created_tasks: list[HumanTask]  # the tasks this step opened (projection.open_tasks has them all)
+    created_task_ids: list[int]  # the tasks this step opened (projection.open_tasks lists all open ones)
 
 
 def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
@@ -313,16 +313,37 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     return Completion(instance, created)
 
 
+_TASKS = cast(Table, HumanTask.__table__)
+_INSTANCES = cast(Table, ProcessInstance.__table__)
+
+
+def _close_statement(claimed: bool) -> Any:
+    holder = _TASKS.c.assignee_id.is_(None) if claimed else _TASKS.c.assignee_id == bindparam("holder")
+    return (update(_TASKS).where(_TASKS.c.id == bindparam("task_id"), _TASKS.c.status == TaskStatus.READY,
+                                 _TASKS.c.revision == bindparam("seen_revision"), holder)
+            .values(status=TaskStatus.COMPLETED, completed_at=bindparam("now"),
+                    completed_by_id=bindparam("actor_id"), assignee_id=bindparam("actor_id"),
+                    claimed_at=bindparam("claimed_at")))
+
+
+# Built once: the hot path's statements then skip SQLAlchemy's construction and compilation work.
+CLOSE_CLAIMING, CLOSE_HELD = _close_statement(True), _close_statement(False)
+SAVE_INSTANCE = (
+    update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id"),
+                             _INSTANCES.c.version == bindparam("seen_version"))
+    .values({name: bindparam(name) for name in (
+        "state", "version", "updated_at", "status", "completed_at", "audit_seq", "audit_hash")}))
+
+
 def _close_task(session: Session, task: HumanTask, actor: Actor, now: _dt.datetime, *, claimed: bool) -> None:
     """Mark the task completed; the WHERE repeats the checks made on the row as read before the lock."""
+    claimed_at = now if claimed else task.claimed_at
+    written = session.connection().execute(CLOSE_CLAIMING if claimed else CLOSE_HELD, {
+        "task_id": task.id, "seen_revision": task.revision, "holder": actor.user_id, "now": now,
+        "actor_id": actor.user_id, "claimed_at": claimed_at})
     values = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": actor.user_id,
-              "assignee_id": actor.user_id, "claimed_at": now if claimed else task.claimed_at}
-    holder = HumanTask.assignee_id.is_(None) if claimed else HumanTask.assignee_id == actor.user_id
-    written = session.execute(
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.status == TaskStatus.READY,
-                                HumanTask.revision == task.revision, holder)
-        .values(values).execution_options(synchronize_session=False))
-    if written.rowcount != 1:  # type: ignore[attr-defined]
+              "assignee_id": actor.user_id, "claimed_at": claimed_at}
+    if written.rowcount != 1:
         raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
                          "The task changed after you opened it; reload and submit again.")
     for key, value in values.items():

@@ -66,7 +66,7 @@ class ProcessInstance(Base):
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)  # the case stream's last link (engine.audit)
     audit_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship()
 
     __mapper_args__ = {"version_id_col": version}
 
