@@ -42,7 +42,7 @@ from .errors import (
 )
 from .forms import validate
 from .permissions import SCOPE, can_assign, can_see_instance, is_candidate, is_recused
-from .serialization import dump_state, load_state
+from .serialization import WORKFLOW_CACHE, dump_state, load_state
 
 # Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
 SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
@@ -81,10 +81,16 @@ def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> None:
                             {"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None)}) from exc
 
 
-def restore(session: Session, ctx: EngineContext, instance: ProcessInstance) -> BpmnWorkflow:
-    parsed = _parsed(session, ctx, instance)
-    workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
-    workflow.script_engine = SCRIPT_ENGINE
+def restore(session: Session, ctx: EngineContext, instance: ProcessInstance, *, to_step: bool = True
+            ) -> BpmnWorkflow:
+    """The instance's workflow as stored. A step (``to_step``) takes the live object this process
+    saved for that very state when it has one; a read deserializes, leaving the cache to the next step.
+    The caller owns the object it gets (it is never shared)."""
+    workflow = WORKFLOW_CACHE.take(instance.id, instance.state) if to_step else None
+    if workflow is None:
+        parsed = _parsed(session, ctx, instance)
+        workflow = load_state(instance.state, parsed.spec, parsed.subprocess_specs)
+        workflow.script_engine = SCRIPT_ENGINE
     return workflow
 
 
@@ -113,6 +119,7 @@ def _persist(session: Session, ctx: EngineContext, instance: ProcessInstance, wo
         raise _stale_case()
     for key, value in values.items():
         set_committed_value(instance, key, value)
+    WORKFLOW_CACHE.put(instance.id, state, workflow)
     return created
 
 
@@ -269,14 +276,20 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
                   expected_revision: int | None = None, claim_if_free: bool = False) -> Completion:
     """Submit a task's form: validate, run the diagram on, persist — all or nothing.
 
-    The hot path of the product, so it is written as a handful of plain statements: read the task,
-    lock the instance, close the task with an UPDATE whose WHERE re-checks what was read before the
-    lock, then the projections, audit and state (see ``_persist``).
+    The hot path of the product, so it is written as a handful of plain statements: read the task
+    and lock the instance, close the task with an UPDATE whose WHERE re-checks what was read, then
+    the projections, audit and state (see ``_persist``).
     """
-    task = session.get(HumanTask, task_id)
-    if task is None:
+    # One statement reads the task and locks its instance. Should it wait for the lock, the task's
+    # values may be older than the instance's: _close_task's WHERE and the READY check on the
+    # freshly locked state catch any change made meanwhile.
+    found = session.execute(
+        select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+        .where(HumanTask.id == task_id).with_for_update(of=ProcessInstance)
+        .execution_options(populate_existing=True)).one_or_none()
+    if found is None:
         raise NotFound("任务不存在。", "The task does not exist.")
-    instance = lock_instance(session, task.instance_id)
+    task, instance = found
     _check_visible(actor, task, instance)
     if task.status != TaskStatus.READY:
         raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
@@ -368,7 +381,7 @@ class TaskView:
 def task_view(session: Session, ctx: EngineContext, task: HumanTask) -> TaskView:
     """What a task page or the API shows beside a task. A finished task may be gone from the
     workflow (history is pruned); its context then lives on the case page and in the audit trail."""
-    spiff_task = find_task(restore(session, ctx, task.instance), task.task_guid)
+    spiff_task = find_task(restore(session, ctx, task.instance, to_step=False), task.task_guid)
     context = dict(spiff_task.data) if spiff_task is not None else {}
     fields = ctx.forms.get(task.form_key).field_names()
     return TaskView(context, {k: context[k] for k in fields if k in context})
@@ -376,7 +389,7 @@ def task_view(session: Session, ctx: EngineContext, task: HumanTask) -> TaskView
 
 def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstance) -> dict[str, Any]:
     """The case's data as the process sees it now: workflow data merged with the last task's data."""
-    workflow = restore(session, ctx, instance)
+    workflow = restore(session, ctx, instance, to_step=False)
     data = dict(workflow.data)
     finished = [t for t in workflow.tasks.values() if t.has_state(TaskState.FINISHED_MASK)]
     last = workflow.last_task or max(finished, key=lambda t: t.last_state_change, default=None)

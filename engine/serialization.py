@@ -8,7 +8,11 @@ and a persisted step skips the costliest part of deserialization.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
@@ -149,3 +153,43 @@ def restore_data(state: str) -> dict[str, Any]:
     dct = json.loads(state)
     data: dict[str, Any] = _REGISTRY.restore(dct.get("data", {}))
     return data
+
+
+class WorkflowCache:
+    """Live workflow objects of recently stepped instances, so the next step skips deserializing.
+
+    The key is the instance id and a digest of the exact stored state: an entry can only ever be
+    used for the state it was saved as (a step that rolled back leaves an entry no row matches,
+    which ages out). Entries are taken out when used, so two threads never share a workflow.
+    """
+
+    def __init__(self, maxsize: int = 256, enabled: bool = True):
+        self.maxsize = maxsize
+        self.enabled = enabled
+        self._items: OrderedDict[tuple[int, bytes], BpmnWorkflow] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(instance_id: int, state: str) -> tuple[int, bytes]:
+        return instance_id, hashlib.blake2b(state.encode("utf-8"), digest_size=20).digest()
+
+    def take(self, instance_id: int, state: str) -> BpmnWorkflow | None:
+        if not self.enabled:
+            return None
+        with self._lock:
+            return self._items.pop(self._key(instance_id, state), None)
+
+    def put(self, instance_id: int, state: str, workflow: BpmnWorkflow) -> None:
+        if not self.enabled:
+            return
+        with self._lock:
+            self._items[self._key(instance_id, state)] = workflow
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+WORKFLOW_CACHE = WorkflowCache(enabled=os.environ.get("XUNCHA_WORKFLOW_CACHE", "1") != "0")

@@ -3,21 +3,33 @@ with the ledgers (clue, rectification items) following each step."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from engine import audit
 from engine.db import transaction
+from engine.serialization import WORKFLOW_CACHE
 from models import Clue, ClueStatus, InstanceStatus, ItemStatus, RectificationItem
 from tests.helpers import PLAN_ROW, act, instance, open_clue, open_rectification, ready_tasks
 
 HANDOVER = {"handover_list": "问题线索报告 1 份"}
 
 
+@pytest.fixture(params=[True, False], ids=["live-cache", "deserialize"])
+def workflow_cache(request, monkeypatch):  # type: ignore[no-untyped-def]
+    """Run a lifecycle once reusing live workflow objects between steps and once deserializing
+    every step, so both ways of restoring a workflow are exercised end to end."""
+    WORKFLOW_CACHE.clear()
+    monkeypatch.setattr(WORKFLOW_CACHE, "enabled", request.param)
+    yield request.param
+    WORKFLOW_CACHE.clear()
+
+
 def _clue(session, instance_id):  # type: ignore[no-untyped-def]
     return session.execute(select(Clue).where(Clue.instance_id == instance_id)).scalar_one()
 
 
-def test_clue_runs_to_closure_through_every_send_back_loop(factory, ctx, demo, session):
+def test_clue_runs_to_closure_through_every_send_back_loop(factory, ctx, demo, session, workflow_cache):
     office, jw = demo.actor("office1"), demo.actor("jw1")
     iid = open_clue(factory, ctx, demo)
     act(factory, ctx, office, iid, "handover", HANDOVER)
@@ -57,7 +69,7 @@ def test_returned_clue_can_be_withdrawn(factory, ctx, demo, session):
     assert instance(factory, iid).status == InstanceStatus.COMPLETED
 
 
-def test_rectification_runs_to_close_out_with_plan_and_item_send_backs(factory, ctx, demo, session):
+def test_rectification_runs_to_close_out_with_plan_and_item_send_backs(factory, ctx, demo, session, workflow_cache):
     office, group, unit = demo.actor("office1"), demo.actor("group1"), demo.actor("unit1")
     iid = open_rectification(factory, ctx, demo, problems=2)
     items = session.execute(select(RectificationItem).where(RectificationItem.instance_id == iid)
