@@ -122,7 +122,6 @@ def validate(form: Form, data: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(data) - allowed)
     fields: dict[str, dict[str, str]] = {}
     for key in unknown:
-        zh, en = _MESSAGES["additionalProperties"]
         fields[key] = {"message_zh": f"未知字段：{key}。", "message_en": f"Unknown field: {key}."}
     for error in sorted(form.validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = _field_path(error)
