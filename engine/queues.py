@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from models import HumanTask, TaskStatus
+from models import HumanTask, Recusal, TaskStatus
 
 from .actors import Actor
 from .errors import InvalidInput, NotPermitted
@@ -41,7 +41,8 @@ def _queue_condition(actor: Actor, queue: str) -> ColumnElement[bool]:
 
 
 def _query(actor: Actor, queue: str, status: str | None, q: str | None) -> Select[Any]:
-    stmt = select(HumanTask).where(_queue_condition(actor, queue))
+    recused = exists().where(Recusal.instance_id == HumanTask.instance_id, Recusal.user_id == actor.user_id)
+    stmt = select(HumanTask).where(_queue_condition(actor, queue), ~recused)
     if status:
         if status not in (TaskStatus.READY, TaskStatus.COMPLETED, TaskStatus.CANCELLED):
             raise InvalidInput(f"未知的状态：{status}", f"Unknown status: {status}", {"status": status})

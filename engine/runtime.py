@@ -17,12 +17,12 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, Table, bindparam, select, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import HumanTask, InstanceStatus, ProcessInstance, TaskStatus, User
+from models import HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus, User
 
 from . import audit, cases, projection
 from .actors import Actor, actor_for
@@ -157,6 +157,9 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
         started_at=now, updated_at=now)
     session.add(instance)
     session.flush()
+    if instance.recused_user_ids:
+        session.execute(insert(Recusal), [{"instance_id": instance.id, "user_id": user_id}
+                                          for user_id in instance.recused_user_ids])
     _persist(session, ctx, instance, workflow, parsed, now, [audit.EventDraft("instance_started", {
         "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
         "title": instance.title, "reference": reference, "data": data}, instance.id)], actor, ready_before=set())

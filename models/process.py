@@ -71,6 +71,16 @@ class ProcessInstance(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class Recusal(Base):
+    """回避: this user may neither see nor take anything of this case. Mirrors
+    ``ProcessInstance.recused_user_ids`` (the row check) so that queue queries can exclude in SQL."""
+
+    __tablename__ = "recusal"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True, index=True)
+
+
 class TaskStatus:
     READY = "ready"
     COMPLETED = "completed"

@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
-from engine import audit, runtime
+from engine import audit, queues, runtime
 from engine.actors import Actor
 from engine.db import transaction
 from engine.errors import (
@@ -21,7 +21,7 @@ from engine.errors import (
     TaskNotClaimedByYou,
 )
 from models import AuditEvent, HumanTask
-from tests.helpers import act, instance, make_members, open_clue, open_rectification, ready_task
+from tests.helpers import act, add_user, instance, make_members, open_clue, open_rectification, ready_task
 
 
 def _snapshot(factory, iid):  # type: ignore[no-untyped-def]
@@ -139,3 +139,18 @@ def test_exactly_one_of_many_concurrent_claimers_wins(factory, ctx, demo):
         assert task is not None and task.assignee_id in {a.user_id for a in contenders}
         claims = [e for e in audit.stream_events(s, iid) if e.event_type == "task_claimed"]
         assert len(claims) == 1
+
+
+def test_a_recused_person_never_sees_the_clue_in_any_queue(factory, ctx, demo):
+    """回避: an office member named as the person concerned (matched by ID number) neither finds the
+    clue's task in a queue nor can open or claim it; a colleague can."""
+    recused, colleague = (add_user(factory, name, "OFFICE", [("office", "CITY")], id_number=number)
+                          for name, number in (("office-recused", "110101197001011234"), ("office-2", None)))
+    iid = open_clue(factory, ctx, demo, persons=[{"name": "当事人", "id_number": "110101197001011234"}])
+    tid = ready_task(factory, iid, "handover").id
+    with factory() as s:
+        for queue in ("group", "all"):
+            assert queues.list_tasks(s, recused, queue).total == 0
+            assert queues.list_tasks(s, colleague, queue).total == 1
+    with pytest.raises(NotFound), transaction(factory) as s:
+        runtime.claim_task(s, ctx, recused, tid)
