@@ -37,10 +37,6 @@ class Actor:
             return False
         return any(r.group_key == group_key and org_path.startswith(r.org_path) for r in self.roles)
 
-    @property
-    def group_keys(self) -> set[str]:
-        return {r.group_key for r in self.roles}
-
 
 SYSTEM_ACTOR = Actor(user_id=0, username="system", display_name="系统", org_id=0, roles=())
 

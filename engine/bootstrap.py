@@ -29,12 +29,21 @@ STANDARD_GROUPS = [
 ]
 
 
+def add_missing_groups(session: Session) -> dict[str, Group]:
+    """Add the standard groups the database lacks; return every group by key."""
+    groups = {g.key: g for g in session.execute(select(Group)).scalars()}
+    for key, name, description in STANDARD_GROUPS:
+        if key not in groups:
+            groups[key] = Group(key=key, name=name, description=description)
+            session.add(groups[key])
+    return groups
+
+
 def ensure_groups(factory: sessionmaker[Session]) -> None:
     """Create the standard groups that are missing (another process doing the same is harmless)."""
     try:
         with transaction(factory) as session:
-            known = set(session.execute(select(Group.key)).scalars())
-            session.add_all(Group(key=k, name=n, description=d) for k, n, d in STANDARD_GROUPS if k not in known)
+            add_missing_groups(session)
     except IntegrityError:
         pass
 

@@ -30,11 +30,14 @@ from models import (
 
 from .actors import Actor
 from .audit import EventDraft
-from .calendar import END_OF_DAY, LOCAL_TZ
+from .calendar import END_OF_DAY, LOCAL_TZ, deadline_after
 from .context import EngineContext
 from .errors import InvalidInput
 
 CLUE_PROCESS = "clue_disposition"
+# 办理期限: the final result of a clue is due within about three months (DOMAIN.md; issue 5 makes
+# deadlines configurable per definition and item, with 延期).
+CLUE_RESULT_WORKING_DAYS = 66
 RECTIFICATION_PROCESS = "rectification"
 
 
@@ -61,6 +64,13 @@ def _end_of_day(value: str | None) -> datetime | None:
 
 # -- clues -------------------------------------------------------------------------------------------
 
+def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
+    """The clue behind a clue case (None for any other case)."""
+    if instance.case_kind != "clue":
+        return None
+    return session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
+
+
 CLUE_STEPS = {"handover", "acknowledge", "handle_return", "dispose", "result_feedback", "verify_result"}
 
 
@@ -68,7 +78,7 @@ def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: 
                now: datetime) -> list[EventDraft]:
     if bpmn_id not in CLUE_STEPS:  # e.g. a monthly progress report changes no ledger field
         return []
-    clue = session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
+    clue = clue_of(session, instance)
     if clue is None:
         return []
     changes: dict[str, Any] = {}
@@ -166,9 +176,10 @@ def hand_over_clue(session: Session, ctx: EngineContext, actor: Actor, *, inspec
                    category: str | None = None) -> Clue:
     """Record a clue and start its disposition process with the receiving body bound to the case."""
     from .runtime import start_instance
+    now = ctx.clock.now()
     clue = Clue(number=number, inspection_id=inspection.id, unit_id=inspection.unit_id,
                 receiving_org_id=receiving_org.id, persons_concerned=persons, summary=summary, category=category,
-                status=ClueStatus.HANDING_OVER, created_at=ctx.clock.now())
+                status=ClueStatus.HANDING_OVER, created_at=now, due_at=deadline_after(now, CLUE_RESULT_WORKING_DAYS))
     session.add(clue)
     session.flush()
     instance = start_instance(

@@ -22,7 +22,7 @@ from models import Group, ProcessDefinition
 
 from . import audit
 from .actors import Actor
-from .errors import Conflict, DefinitionInvalid, NotFound
+from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound
 from .forms import FormStore
 
 MAX_BPMN_BYTES = 5 * 1024 * 1024
@@ -200,6 +200,11 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> l
                                 "the generic form will be used.", "warning"))
     elif form_key is not None and not forms.exists(form_key):
         problems.append(Problem(bpmn_id, f"表单文件 {form_key} 不存在。", f"Form file {form_key} does not exist."))
+    elif form_key is not None:
+        try:
+            forms.get(form_key)
+        except InvalidInput as exc:
+            problems.append(Problem(bpmn_id, exc.message_zh, exc.message_en))
     due = properties.get("dueWorkingDays")
     due_days: int | None = None
     if due not in (None, ""):
@@ -225,19 +230,15 @@ class SpecCache:
         self._items: OrderedDict[str, ParsedDefinition] = OrderedDict()
         self._sha_of: dict[int, str] = {}  # definition id → sha256 (rows are immutable once stored)
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, session: Session, definition: ProcessDefinition, forms: FormStore) -> ParsedDefinition:
         with self._lock:
             parsed = self._items.get(definition.sha256)
             if parsed is not None:
                 self._items.move_to_end(definition.sha256)
-                self.hits += 1
                 return parsed
         parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), _known_groups(session), forms)
         with self._lock:
-            self.misses += 1
             self._items[definition.sha256] = parsed
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
@@ -250,7 +251,6 @@ class SpecCache:
             parsed = self._items.get(sha) if sha else None
             if parsed is not None:
                 self._items.move_to_end(parsed.sha256)
-                self.hits += 1
                 return parsed
         definition = session.get(ProcessDefinition, definition_id)
         if definition is None:
@@ -279,10 +279,7 @@ def deploy(session: Session, xml: bytes, actor: Actor | None, forms: FormStore, 
            comment: str | None = None) -> DeployResult:
     """Validate and store a new version; identical XML to the newest version is a no-op."""
     parsed = parse_definition(xml, _known_groups(session), forms)
-    latest = session.execute(
-        select(ProcessDefinition).where(ProcessDefinition.key == parsed.process_id)
-        .order_by(ProcessDefinition.version.desc()).limit(1)
-    ).scalar_one_or_none()
+    latest = _newest(session, parsed.process_id)
     if latest is not None and latest.sha256 == parsed.sha256:
         return DeployResult(latest, False, parsed.warnings)
     definition = ProcessDefinition(
@@ -305,11 +302,15 @@ def deploy(session: Session, xml: bytes, actor: Actor | None, forms: FormStore, 
     return DeployResult(definition, True, parsed.warnings)
 
 
-def latest_definition(session: Session, key: str) -> ProcessDefinition:
-    definition = session.execute(
+def _newest(session: Session, key: str) -> ProcessDefinition | None:
+    return session.execute(
         select(ProcessDefinition).where(ProcessDefinition.key == key)
         .order_by(ProcessDefinition.version.desc()).limit(1)
     ).scalar_one_or_none()
+
+
+def latest_definition(session: Session, key: str) -> ProcessDefinition:
+    definition = _newest(session, key)
     if definition is None:
         raise NotFound(f"流程“{key}”不存在。", f"Process '{key}' does not exist.")
     return definition

@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from models import (
     Finding,
-    Group,
     Inspection,
     Membership,
     Organisation,
@@ -29,7 +28,7 @@ from models import (
 from . import cases, runtime
 from .accounts import hash_password
 from .actors import Actor, actor_for
-from .bootstrap import STANDARD_GROUPS
+from .bootstrap import add_missing_groups
 from .context import EngineContext
 
 DEMO_PASSWORD = "xuncha-demo"
@@ -98,11 +97,7 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
         demo.inspections = {i.unit.code: i for i in session.execute(select(Inspection)).scalars()}
         return demo
     demo.created = True
-    groups = {g.key: g for g in session.execute(select(Group)).scalars()}
-    for key, name, description in STANDARD_GROUPS:
-        if key not in groups:
-            groups[key] = Group(key=key, name=name, description=description)
-            session.add(groups[key])
+    groups = add_missing_groups(session)
     city = _org(session, CITY_CODE, "某市", OrgKind.CITY, None, None)
     demo.orgs[CITY_CODE] = city
     for code, name, kind, sector in CITY_ORGS:

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import SchemaError, ValidationError
 
 from .errors import FormInvalid, InvalidInput
 
 GENERIC_FORM_KEY = "generic"
 
-# The form a user task gets when its diagram names none: a comment, plus evidence files.
+# The form a user task gets when its diagram names none: a comment (evidence uploads come with issue 4).
 GENERIC_SCHEMA: dict[str, Any] = {
     "title": "办理",
     "type": "object",
@@ -55,7 +55,7 @@ class FormStore:
         self._lock = threading.Lock()
 
     def exists(self, key: str | None) -> bool:
-        return key is None or key == GENERIC_FORM_KEY or (self.directory / key).is_file()
+        return key is None or key == GENERIC_FORM_KEY or (_safe_name(key) and (self.directory / key).is_file())
 
     def get(self, key: str | None) -> Form:
         if key is None or key == GENERIC_FORM_KEY:
@@ -73,16 +73,25 @@ class FormStore:
             self._cache.clear()
 
     def _load(self, key: str) -> Form:
-        if "/" in key or "\\" in key or key.startswith("."):
+        if not _safe_name(key):
             raise InvalidInput("表单名称无效。", "Invalid form name.", {"form": key})
         path = self.directory / key
         if not path.is_file():
             return Form(GENERIC_FORM_KEY, GENERIC_SCHEMA, GENERIC_UI)
-        schema = json.loads(path.read_text(encoding="utf-8"))
-        Draft202012Validator.check_schema(schema)
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            Draft202012Validator.check_schema(schema)
+        except (ValueError, SchemaError) as exc:
+            raise InvalidInput(f"表单 {key} 不是有效的 JSON Schema：{exc}",
+                               f"Form {key} is not a valid JSON Schema: {exc}", {"form": key}) from exc
         ui_path = path.with_name(path.name.replace(".schema.json", ".uischema.json"))
         ui = json.loads(ui_path.read_text(encoding="utf-8")) if ui_path != path and ui_path.is_file() else {}
         return Form(key, schema, ui)
+
+
+def _safe_name(key: str) -> bool:
+    """A plain file name inside the forms folder, never a path out of it."""
+    return bool(key) and "/" not in key and "\\" not in key and not key.startswith(".")
 
 
 _MESSAGES: dict[str, tuple[str, str]] = {

@@ -86,12 +86,6 @@ def visible_row(session: Session, actor: Actor, entity: type[Row], row_id: int) 
     return row
 
 
-def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
-    if instance.case_kind != "clue":
-        return None
-    return session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
-
-
 def record_clue_reads(session: Session, actor: Actor, clues: Sequence[Clue], via: str, at: datetime) -> None:
     """Append a ``clue_viewed`` event to each clue's case stream (in the caller's transaction)."""
     for clue in sorted(clues, key=lambda c: c.instance_id or 0):  # one lock order: no deadlocks between readers

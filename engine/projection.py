@@ -36,12 +36,12 @@ def _ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
 
 def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, parsed: ParsedDefinition,
          now: datetime, ready_before: set[str] | None = None, done: str | None = None
-         ) -> tuple[list[int], list[EventDraft]]:
+         ) -> list[EventDraft]:
     """Bring the instance's human-task (and timer) rows in line with the workflow.
 
     ``ready_before``: the task ids that were ready when the workflow was loaded (then they are the
     open rows, and need not be queried); ``done``: the task just completed, already closed.
-    Returns the ids of the rows created and the audit drafts describing the changes.
+    Returns the audit drafts describing the changes.
     """
     ready = {str(t.id): t for t in _ready_user_tasks(workflow)}
     if ready_before is None:
@@ -59,17 +59,15 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, pa
         events += [EventDraft("task_cancelled", {"task_id": row.id, "bpmn_id": row.bpmn_id, "name": row.name},
                               instance.id) for row in cancelled]
     fresh = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in ready_before]
-    created = []
     for row in fresh:  # one statement each: RETURNING with several rows is not portable in one call
         row["id"] = connection.execute(_INSERT_TASK, row).scalar_one()
-        created.append(row["id"])
         events.append(EventDraft("task_created", {
             "task_id": row["id"], "bpmn_id": row["bpmn_id"], "name": row["name"], "lane": row["lane"],
             "candidate_group": row["candidate_group"], "candidate_org_id": row["candidate_org_id"],
             "due_at": row["due_at"]}, instance.id))
     if parsed.has_timers:
         _sync_timers(session, instance, workflow, now)
-    return created, events
+    return events
 
 
 _TASKS = cast(Table, HumanTask.__table__)

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus, User
+from models import HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus
 
 from . import audit, cases, projection
-from .actors import Actor, actor_for
+from .actors import Actor, load_actor
 from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
 from .context import EngineContext
@@ -41,7 +41,7 @@ from .errors import (
     TaskNotClaimedByYou,
 )
 from .forms import validate
-from .permissions import SCOPE, can_assign, can_see_instance, is_candidate, is_recused
+from .permissions import SCOPE, can_assign, can_see_instance, is_candidate, is_recused, org_id_of
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 
 # Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
@@ -94,16 +94,16 @@ def restore(session: Session, ctx: EngineContext, instance: ProcessInstance, *, 
     return workflow
 
 
-def _persist(session: Session, ctx: EngineContext, instance: ProcessInstance, workflow: BpmnWorkflow,
-             parsed: ParsedDefinition, now: _dt.datetime, drafts: list[audit.EventDraft], actor: Actor | None, *,
-             ready_before: set[str] | None = None, done: str | None = None) -> list[int]:
+def _persist(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, parsed: ParsedDefinition,
+             now: _dt.datetime, drafts: list[audit.EventDraft], actor: Actor | None, *,
+             ready_before: set[str] | None = None, done: str | None = None) -> None:
     """Write a step: the projections, the audit events and the new state, as plain statements.
 
     The instance row is updated last, guarded by its version (the second line of defence after the
-    row lock), and carries the case's new audit head. Returns the ids of the human tasks it created.
+    row lock), and carries the case's new audit head.
     """
     state = dump_state(workflow)
-    created, events = projection.sync(session, instance, workflow, parsed, now, ready_before, done)
+    events = projection.sync(session, instance, workflow, parsed, now, ready_before, done)
     drafts = [*drafts, *events]
     values: dict[str, Any] = {"state": state, "updated_at": now, "version": instance.version + 1,
                               "status": instance.status, "completed_at": instance.completed_at}
@@ -120,7 +120,6 @@ def _persist(session: Session, ctx: EngineContext, instance: ProcessInstance, wo
     for key, value in values.items():
         set_committed_value(instance, key, value)
     WORKFLOW_CACHE.put(instance.id, state, workflow)
-    return created
 
 
 def _stale_case() -> StaleState:
@@ -152,7 +151,7 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
     instance = ProcessInstance(
         definition=definition, definition_id=definition.id, process_key=definition.key, state="",
         title=title or definition.name, reference=reference, case_kind=case_kind, confidential=confidential,
-        scope_org_id=int(scope_path.strip("/").split("/")[-1]), bindings={SCOPE: scope_path, **(bindings or {})},
+        scope_org_id=org_id_of(scope_path), bindings={SCOPE: scope_path, **(bindings or {})},
         recused_user_ids=list(recused_user_ids or []), started_by_id=actor.user_id or None,
         started_at=now, updated_at=now)
     session.add(instance)
@@ -160,7 +159,7 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
     if instance.recused_user_ids:
         session.execute(insert(Recusal), [{"instance_id": instance.id, "user_id": user_id}
                                           for user_id in instance.recused_user_ids])
-    _persist(session, ctx, instance, workflow, parsed, now, [audit.EventDraft("instance_started", {
+    _persist(session, instance, workflow, parsed, now, [audit.EventDraft("instance_started", {
         "process_key": definition.key, "version": definition.version, "definition_sha256": definition.sha256,
         "title": instance.title, "reference": reference, "data": data}, instance.id)], actor, ready_before=set())
     flush(session)
@@ -200,10 +199,19 @@ def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTas
     task = session.execute(select(HumanTask).where(HumanTask.id == task_id)
                            .execution_options(populate_existing=True)).scalar_one()
     _check_visible(actor, task, instance)
+    _require_ready(task)
+    return task, instance
+
+
+def _require_ready(task: HumanTask) -> None:
     if task.status != TaskStatus.READY:
         raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
                             {"status": task.status})
-    return task, instance
+
+
+def _task_changed(details: dict[str, Any] | None = None) -> StaleState:
+    return StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
+                      "The task changed after you opened it; reload and submit again.", details)
 
 
 def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
@@ -228,6 +236,8 @@ def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int)
 
 def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
     task, instance = _locked_task(session, actor, task_id)
+    if task.assignee_id is None:
+        raise TaskNotClaimedByYou("此任务尚无人签收，无需退回。", "Nobody holds this task; there is nothing to return.")
     if task.assignee_id != actor.user_id and not can_assign(actor, task):
         raise TaskNotClaimedByYou("此任务不在您名下。", "This task is not held by you.")
     now = ctx.clock.now()
@@ -254,29 +264,26 @@ def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task_id: int, u
     if not can_assign(actor, task):
         raise NotPermitted("只有巡察办或领导小组可以分派或转交任务。",
                            "Only the office or the leading group may assign or delegate tasks.")
-    user = session.execute(select(User).where(User.username == username, User.active.is_(True))).scalar_one_or_none()
-    if user is None:
-        raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.", {"user": username})
-    target = actor_for(user)
+    try:
+        target = load_actor(session, username)
+    except NotFound:
+        raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.",
+                           {"user": username}) from None
     if not is_candidate(target, task) or is_recused(target, instance):
-        raise InvalidInput(f"{user.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
+        raise InvalidInput(f"{target.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
                            {"user": username})
+    if task.assignee_id == target.user_id:
+        return task  # already theirs: nothing changes, nothing to record
     now = ctx.clock.now()
     before = task.assignee_id
-    task.assignee_id, task.claimed_at, task.revision = user.id, now, task.revision + 1
+    task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
     _audit_task(session, instance, actor, now, event_type, task, {"previous_assignee_id": before, "assignee": username})
     flush(session)
     return task
 
 
-@dataclass
-class Completion:
-    instance: ProcessInstance
-    created_task_ids: list[int]  # the tasks this step opened (projection.open_tasks lists all open ones)
-
-
 def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
-                  expected_revision: int | None = None, claim_if_free: bool = False) -> Completion:
+                  expected_revision: int | None = None, claim_if_free: bool = False) -> ProcessInstance:
     """Submit a task's form: validate, run the diagram on, persist — all or nothing.
 
     The hot path of the product, so it is written as a handful of plain statements: read the task
@@ -294,13 +301,9 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
         raise NotFound("任务不存在。", "The task does not exist.")
     task, instance = found
     _check_visible(actor, task, instance)
-    if task.status != TaskStatus.READY:
-        raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
-                            {"status": task.status})
+    _require_ready(task)
     if expected_revision is not None and expected_revision != task.revision:
-        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
-                         "The task changed after you opened it; reload and submit again.",
-                         {"revision": task.revision})
+        raise _task_changed({"revision": task.revision})
     claim = task.assignee_id is None and claim_if_free and is_candidate(actor, task) and not is_recused(actor, instance)
     if task.assignee_id != actor.user_id and not claim:
         raise TaskNotClaimedByYou("请先签收此任务再办理。" if task.assignee_id is None else "此任务由他人办理中。",
@@ -319,14 +322,15 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     spiff_task.data.update(clean)
     _run(ctx, workflow, spiff_task)
     _close_task(session, task, actor, now, claimed=claim)
-    drafts = [audit.EventDraft("task_completed", {
+    drafts = [audit.EventDraft("task_claimed", {"task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name,
+                                                "assignee": actor.username}, instance.id)] if claim else []
+    drafts.append(audit.EventDraft("task_completed", {
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
-        "data": clean}, instance.id)]
+        "data": clean}, instance.id))
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
-    created = _persist(session, ctx, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before,
-                       done=task.task_guid)
+    _persist(session, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before, done=task.task_guid)
     flush(session)
-    return Completion(instance, created)
+    return instance
 
 
 _TASKS = cast(Table, HumanTask.__table__)
@@ -360,8 +364,7 @@ def _close_task(session: Session, task: HumanTask, actor: Actor, now: _dt.dateti
     values = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": actor.user_id,
               "assignee_id": actor.user_id, "claimed_at": claimed_at}
     if written.rowcount != 1:
-        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
-                         "The task changed after you opened it; reload and submit again.")
+        raise _task_changed()
     for key, value in values.items():
         set_committed_value(task, key, value)
 

@@ -148,13 +148,6 @@ def load_state(state: str, spec: Any, subprocess_specs: dict[str, Any]) -> BpmnW
     return workflow
 
 
-def restore_data(state: str) -> dict[str, Any]:
-    """The workflow data of a stored state, without restoring the workflow."""
-    dct = json.loads(state)
-    data: dict[str, Any] = _REGISTRY.restore(dct.get("data", {}))
-    return data
-
-
 class WorkflowCache:
     """Live workflow objects of recently stepped instances, so the next step skips deserializing.
 

@@ -12,30 +12,39 @@ instead of sleeping.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import InstanceStatus, Timer, TimerStatus
+from models import InstanceStatus, ProcessInstance, Timer, TimerStatus
 
 from . import audit
 from .context import EngineContext
 from .db import transaction
+from .errors import XunchaError
 from .runtime import _parsed, _persist, _run, find_task, flush, lock_instance, restore
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class SweepResult:
     fired: int = 0
     skipped: int = 0
+    failed: int = 0
 
 
 def _claim_next_due(session: Session, ctx: EngineContext) -> Timer | None:
+    """The next due timer whose row *and instance* nobody holds, both locked. Taking the instance
+    here too (and skipping it when busy) keeps one lock order with steps, which lock the instance
+    before touching its timers: no deadlock between a sweep and a user's completion."""
     return session.execute(
-        select(Timer).where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now())
-        .order_by(Timer.due_at).limit(1).with_for_update(skip_locked=True)
+        select(Timer).join(ProcessInstance, Timer.instance_id == ProcessInstance.id)
+        .where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now())
+        .order_by(Timer.due_at).limit(1).with_for_update(skip_locked=True, of=[Timer, ProcessInstance])
     ).scalar_one_or_none()
 
 
@@ -50,7 +59,7 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
         return False
     _run(ctx, workflow)
     timer.status, timer.fired_at = TimerStatus.FIRED, now
-    _persist(session, ctx, instance, workflow, _parsed(session, ctx, instance), now, [
+    _persist(session, instance, workflow, _parsed(session, ctx, instance), now, [
         audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
                                          "due_at": timer.due_at, "fired_at": now}, instance.id)], None)
     flush(session)
@@ -58,15 +67,34 @@ def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
 
 
 def sweep(factory: sessionmaker[Session], ctx: EngineContext, limit: int = 500) -> SweepResult:
-    """Fire due timers one transaction each, until none is due or ``limit`` is reached."""
+    """Fire due timers one transaction each, until none is due or ``limit`` is reached.
+
+    A timer whose step fails (say, a diagram expression raises) is marked failed, with the error on
+    its instance, so that one broken case never stops every other timer behind it.
+    """
     result = SweepResult()
     for _ in range(limit):
         with transaction(factory) as session:
             timer = _claim_next_due(session, ctx)
             if timer is None:
                 break
-            if fire(session, ctx, timer):
+            try:
+                with session.begin_nested():
+                    fired = fire(session, ctx, timer)
+            except XunchaError as exc:
+                _record_failure(session, timer, f"{exc.message_en} ({exc.code})")
+                result.failed += 1
+                continue
+            if fired:
                 result.fired += 1
             else:
                 result.skipped += 1
     return result
+
+
+def _record_failure(session: Session, timer: Timer, error: str) -> None:
+    timer.status = TimerStatus.FAILED
+    session.execute(update(ProcessInstance).where(ProcessInstance.id == timer.instance_id)
+                    .values(last_error=f"timer {timer.bpmn_id}: {error}")
+                    .execution_options(synchronize_session=False))
+    log.error("timer %s of instance %s failed: %s", timer.id, timer.instance_id, error)

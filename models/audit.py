@@ -30,8 +30,9 @@ class AuditEvent(Base):
 
 
 class AuditStreamHead(Base):
-    """The last link of each stream. Locking this row serialises writers of one stream, and
-    comparing it with the events detects a deleted tail."""
+    """The last link of each stream that is not a case's (a case keeps its own on its instance row).
+    Locking this row serialises writers of one stream, and comparing it with the events detects a
+    deleted tail."""
 
     __tablename__ = "audit_stream_head"
 

@@ -41,9 +41,6 @@ class Organisation(Base):
 
     parent: Mapped[Organisation | None] = relationship(remote_side=[id])
 
-    def contains(self, other: Organisation) -> bool:
-        return other.path.startswith(self.path)
-
 
 class User(Base):
     __tablename__ = "app_user"

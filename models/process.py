@@ -56,7 +56,7 @@ class ProcessInstance(Base):
     case_kind: Mapped[str | None] = mapped_column(String(32))  # "clue", "rectification" or None
     confidential: Mapped[bool] = mapped_column(default=False)
     scope_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))  # the owning office's scope
-    bindings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # lane/group key → org id
+    bindings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # group key → org path ("_scope": owner)
     recused_user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -88,7 +88,8 @@ class TaskStatus:
 
 
 class HumanTask(Base):
-    """Projection of one READY user task: what queues, counts and dashboards query."""
+    """Projection of a user task: one row from when it becomes ready until it is completed or
+    cancelled (rows are kept as history). What queues, counts and dashboards query."""
 
     __tablename__ = "human_task"
 
@@ -132,6 +133,7 @@ class TimerStatus:
     WAITING = "waiting"
     FIRED = "fired"
     CANCELLED = "cancelled"
+    FAILED = "failed"  # its step raised; the error is on the instance (last_error)
 
 
 class Timer(Base):

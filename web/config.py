@@ -27,7 +27,6 @@ def from_environment() -> dict[str, object]:
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xuncha.db'}"),
         "SECRET_KEY": _secret_key(),
         "WORKFLOWS_DIR": Path(os.environ.get("XUNCHA_WORKFLOWS_DIR", ROOT / "workflows")),
-        "UPLOAD_DIR": Path(os.environ.get("XUNCHA_UPLOAD_DIR", INSTANCE_DIR / "uploads")),
         "MAX_CONTENT_LENGTH": int(os.environ.get("XUNCHA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
         "DEPLOY_SHIPPED_WORKFLOWS": os.environ.get("XUNCHA_DEPLOY_SHIPPED", "1") == "1",
         "SESSION_COOKIE_HTTPONLY": True,

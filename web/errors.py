@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import XunchaError
+
+log = logging.getLogger(__name__)
 
 _HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
     400: ("bad_request", "请求无效。", "Bad request."),
@@ -17,6 +21,7 @@ _HTTP_MESSAGES: dict[int, tuple[str, str, str]] = {
     404: ("not_found", "页面或记录不存在。", "Not found."),
     405: ("method_not_allowed", "不支持此请求方法。", "Method not allowed."),
     413: ("too_large", "上传的内容过大。", "The upload is too large."),
+    503: ("busy", "系统繁忙，请稍后重试。", "The system is busy; please try again shortly."),
     429: ("too_many_requests", "请求过于频繁，请稍后再试。", "Too many requests; try again later."),
 }
 
@@ -65,3 +70,17 @@ def register(app: Flask) -> None:
         status = error.code or 500
         code, zh, en = _HTTP_MESSAGES.get(status, ("http_error", "请求失败。", error.name))
         return _respond(status, code, zh, en)
+
+    @app.errorhandler(OperationalError)
+    def _busy(error: OperationalError) -> Response:
+        # A lock wait that ran out, a deadlock the database broke, a lost connection: nothing was
+        # written (the transaction rolled back), and trying again usually works.
+        log.warning("database busy or unavailable: %s", error)
+        return _respond(503, "busy", "系统繁忙，操作未生效，请稍后重试。",
+                        "The system is busy; nothing was changed. Please try again shortly.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(500, "internal_error", "系统内部错误，操作未生效。已记录，请联系管理员。",
+                        "Internal error; nothing was changed. It has been logged; please contact the administrator.")

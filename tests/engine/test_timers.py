@@ -75,3 +75,29 @@ def test_timer_of_a_completed_task_is_cancelled_and_never_fires(factory, ctx, cl
     clock.advance(timedelta(days=1))
     assert timers.sweep(factory, ctx).fired == 0
     assert instance(factory, iid).status == InstanceStatus.COMPLETED
+
+
+def test_a_timer_whose_step_fails_is_set_aside_and_the_others_still_fire(factory, ctx, clock, demo):
+    broken_diagram = TIMER_DIAGRAM.replace(b'id="reminder_test"', b'id="broken_reminder"').replace(
+        b'<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="escalated"/>',
+        b'<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="check"/>'
+        b'<bpmn:exclusiveGateway id="check" default="f5"/>'
+        b'<bpmn:sequenceFlow id="f6" sourceRef="check" targetRef="escalated">'
+        b'<bpmn:conditionExpression>no_such_variable == 1</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        b'<bpmn:sequenceFlow id="f5" sourceRef="check" targetRef="escalated"/>')
+    with transaction(factory) as s:
+        deploy(s, broken_diagram, None, ctx.forms, at=ctx.clock.now())
+    with transaction(factory) as s:
+        broken = runtime.start_instance(s, ctx, demo.actor("office1"), "broken_reminder", {},
+                                        scope_path=demo.orgs["CITY"].path).id
+    healthy = _start(factory, ctx, demo)
+    clock.advance(timedelta(hours=3))
+
+    result = timers.sweep(factory, ctx)
+
+    assert (result.fired, result.failed) == (1, 1)
+    assert [t.status for t in _timers(factory, broken)] == [TimerStatus.FAILED]
+    assert "no_such_variable" in (instance(factory, broken).last_error or "")
+    assert [t.bpmn_id for t in ready_tasks(factory, broken)] == ["work"]  # the failed step left nothing behind
+    assert [t.bpmn_id for t in ready_tasks(factory, healthy)] == ["escalated"]
+    assert timers.sweep(factory, ctx).failed == 0  # not retried forever

@@ -14,18 +14,13 @@ from sqlalchemy import or_
 from engine import ledgers
 from models import Clue, ClueStatus, ItemStatus, RectificationItem
 
-from ..db import ctx, db, writing
+from ..db import db
+from ..reads import record_clue_reads
 from . import serializers
 from .params import choice_arg, int_arg, pagination
 
 CLUE_STATUSES = tuple(v for k, v in vars(ClueStatus).items() if k.isupper())
 ITEM_STATUSES = tuple(v for k, v in vars(ItemStatus).items() if k.isupper())
-
-
-def record_clue_views(clues: list[Clue], via: str) -> None:
-    """Audit each read on the clue's own case stream, committed before the response leaves."""
-    with writing() as session:
-        ledgers.record_clue_reads(session, g.actor, clues, via, ctx().clock.now())
 
 
 def list_clues() -> dict[str, Any]:
@@ -40,14 +35,14 @@ def list_clues() -> dict[str, Any]:
         where.append(or_(Clue.number.ilike(like), Clue.summary.ilike(like)))
     found = ledgers.visible_page(db(), g.actor, Clue, "clue", where, [Clue.number, Clue.id], page, per_page)
     body = serializers.page([serializers.clue(c) for c in found.items], found.total, page, per_page)
-    record_clue_views(found.items, "list")
+    record_clue_reads(found.items, "list")
     return body
 
 
 def get_clue(clue_id: int) -> dict[str, Any]:
     clue = ledgers.visible_row(db(), g.actor, Clue, clue_id)
     body = serializers.clue(clue)
-    record_clue_views([clue], "detail")
+    record_clue_reads([clue], "detail")
     return body
 
 

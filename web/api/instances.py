@@ -6,13 +6,12 @@ from typing import Any
 
 from flask import g
 
-from engine import audit, cases, ledgers, projection, runtime
+from engine import audit, cases, projection, runtime
 from engine.errors import NotPermitted
-from models import ProcessInstance
 
 from ..db import ctx, db
+from ..reads import record_case_read
 from . import serializers
-from .cases import record_clue_views
 from .params import json_body, object_field, text_field
 
 # These are started with their ledger rows (hand_over_clue / open_rectification), which also bind the
@@ -34,22 +33,16 @@ def start_instance() -> tuple[dict[str, Any], int]:
     return serializers.instance(instance), 201
 
 
-def _record_if_clue(instance: ProcessInstance, via: str) -> None:
-    """A clue case's data and history carry the clue itself, so reading them counts as reading it."""
-    if clue := ledgers.clue_of(db(), instance):
-        record_clue_views([clue], via)
-
-
 def get_instance(instance_id: int) -> dict[str, Any]:
     instance = runtime.get_instance(db(), g.actor, instance_id)
     body = serializers.instance_detail(instance, runtime.instance_data(db(), ctx(), instance),
                                        projection.open_tasks(db(), instance.id))
-    _record_if_clue(instance, "instance")
+    record_case_read(instance, "instance")
     return body
 
 
 def instance_history(instance_id: int) -> list[dict[str, Any]]:
     instance = runtime.get_instance(db(), g.actor, instance_id)
     body = [serializers.event(e) for e in audit.stream_events(db(), instance.id)]
-    _record_if_clue(instance, "history")
+    record_case_read(instance, "history")
     return body

@@ -9,6 +9,7 @@ from flask import g, request
 from engine import projection, queues, runtime
 
 from ..db import ctx, db
+from ..reads import record_case_read
 from . import serializers
 from .params import json_body, object_field, optional_int_field, pagination, text_field
 
@@ -23,7 +24,9 @@ def list_tasks() -> dict[str, Any]:
 
 def get_task(task_id: int) -> dict[str, Any]:
     task = runtime.get_task(db(), g.actor, task_id)
-    return serializers.task_detail(task, ctx().forms.get(task.form_key), runtime.task_view(db(), ctx(), task).form_data)
+    body = serializers.task_detail(task, ctx().forms.get(task.form_key), runtime.task_view(db(), ctx(), task).form_data)
+    record_case_read(task.instance, "api_task")
+    return body
 
 
 def claim_task(task_id: int) -> dict[str, Any]:
@@ -53,8 +56,8 @@ def delegate_task(task_id: int) -> dict[str, Any]:
 
 def complete_task(task_id: int) -> dict[str, Any]:
     body = json_body()
-    completion = runtime.complete_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
-                                       expected_revision=optional_int_field(body, "revision"))
+    instance = runtime.complete_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
+                                     expected_revision=optional_int_field(body, "revision"))
     db().commit()
-    return {"instance": serializers.instance(completion.instance),
-            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), completion.instance.id)]}
+    return {"instance": serializers.instance(instance),
+            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]}

@@ -6,14 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, g, render_template, request
 from sqlalchemy import select
 
-from engine import audit, ledgers, projection, runtime
+from engine import audit, cases, projection, runtime
 from engine.errors import InvalidInput
 from models import RectificationItem, User
 
 from .. import display
 from ..auth.routes import login_required
-from ..db import ctx, db, writing
+from ..db import db
 from ..params import page_number
+from ..reads import record_clue_reads
 from .queries import CASE_KINDS, event_summary, list_cases
 
 bp = Blueprint("cases", __name__, template_folder="templates")
@@ -35,9 +36,8 @@ def show(instance_id: int) -> str:
     session = db()
     instance = runtime.get_instance(session, g.actor, instance_id)
     items = None
-    if clue := ledgers.clue_of(session, instance):
-        with writing() as audit_session:
-            ledgers.record_clue_reads(audit_session, g.actor, [clue], "case_page", ctx().clock.now())
+    if clue := cases.clue_of(session, instance):
+        record_clue_reads([clue], "case_page")
     elif instance.case_kind == "rectification":
         items = list(session.execute(select(RectificationItem).where(RectificationItem.instance_id == instance.id)
                                      .order_by(RectificationItem.number, RectificationItem.id)).scalars())

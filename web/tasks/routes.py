@@ -7,14 +7,15 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import ledgers, runtime
+from engine import runtime
 from engine.errors import FormInvalid, InvalidInput
 from engine.permissions import is_candidate
 from models import HumanTask, TaskStatus
 
 from .. import display
 from ..auth.routes import login_required
-from ..db import ctx, db, writing
+from ..db import ctx, db
+from ..reads import record_case_read
 from .forms import add_row, parse_submission, render_fields
 
 bp = Blueprint("tasks", __name__, template_folder="templates")
@@ -40,9 +41,7 @@ def _page(task: HumanTask, data: dict[str, Any] | None = None,
     may_act = ready and (task.assignee_id == actor.user_id or (task.assignee_id is None and is_candidate(actor, task)))
     rendered = render_fields(form, _initial_data(task, view) if data is None else data, errors) \
         if may_act else None
-    if clue := ledgers.clue_of(db(), task.instance):
-        with writing() as session:
-            ledgers.record_clue_reads(session, actor, [clue], "task_page", ctx().clock.now())
+    record_case_read(task.instance, "task_page")
     return render_template(
         "tasks/show.html", task=task, form=form, rendered=rendered, context=view.context,
         holder=display.holders(db(), [task])[task.id],
@@ -75,7 +74,7 @@ def unclaim(task_id: int) -> Response:
 
 
 def _revision(raw: str | None) -> int:
-    if raw is None or not raw.isdigit():
+    if raw is None or not (raw.isascii() and raw.isdigit()):
         raise InvalidInput("表单缺少版本信息，请刷新后重试。", "The form lacks its revision; reload and retry.")
     return int(raw)
 
@@ -93,7 +92,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         runtime.complete_task(session, ctx(), g.actor, task_id, data, expected_revision=_revision(
             request.form.get("revision")), claim_if_free=True)
     except FormInvalid as exc:
-        session.rollback()  # complete_task may have claimed the task before validating
+        session.rollback()
         return _page(task, data, exc.details.get("fields", {})), 422
     session.commit()
     flash("已提交，案件进入下一环节。", "success")
