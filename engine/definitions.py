@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from .actors import Actor
 from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound
 from .forms import FormStore
 
+log = logging.getLogger(__name__)
 MAX_BPMN_BYTES = 5 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -111,8 +113,13 @@ def _all_specs(spec: Any, subprocess_specs: dict[str, Any]) -> list[Any]:
     return [spec, *subprocess_specs.values()]
 
 
-def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore) -> ParsedDefinition:
-    """Parse and validate; raise DefinitionInvalid listing every problem with its element id."""
+def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore, *, strict: bool = True
+                     ) -> ParsedDefinition:
+    """Parse and validate; raise DefinitionInvalid listing every problem with its element id.
+
+    ``strict=False`` is for versions already stored: running cases must keep working even if a group
+    or a form they name has since gone, so such problems are kept as warnings (and logged).
+    """
     if len(xml) > MAX_BPMN_BYTES:
         raise DefinitionInvalid("BPMN 文件过大（上限 5 MB）。", "The BPMN file is too large (limit 5 MB).",
                                 {"problems": []})
@@ -144,7 +151,10 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore) -> Pa
     parsed = ParsedDefinition(sha256_of(xml), process_id, spec.description or process_id, spec, subprocess_specs)
     problems = _check(parsed, root, groups, forms)
     errors = [p for p in problems if p.severity == "error"]
-    if errors:
+    if errors and not strict:
+        log.warning("stored definition %s (%s) no longer validates: %s", process_id, parsed.sha256[:12],
+                    "; ".join(p.message_en for p in errors))
+    elif errors:
         raise DefinitionInvalid(
             f"流程定义有 {len(errors)} 处错误。", f"The process definition has {len(errors)} error(s).",
             {"problems": [p.as_dict() for p in problems]})
@@ -237,7 +247,7 @@ class SpecCache:
             if parsed is not None:
                 self._items.move_to_end(definition.sha256)
                 return parsed
-        parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), _known_groups(session), forms)
+        parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), _known_groups(session), forms, strict=False)
         with self._lock:
             self._items[definition.sha256] = parsed
             while len(self._items) > self.maxsize:

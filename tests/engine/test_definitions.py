@@ -11,7 +11,7 @@ from engine.db import transaction
 from engine.definitions import deploy
 from engine.errors import DefinitionInvalid
 from models import ProcessDefinition
-from tests.helpers import simple_bpmn
+from tests.helpers import act, instance, simple_bpmn
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "bpmn"
@@ -108,3 +108,26 @@ def test_a_file_not_in_utf8_is_refused(factory, ctx, demo, session):
     gbk = minimal().decode().replace('encoding="UTF-8"', 'encoding="GBK"').encode("gbk")
     (problem,) = _problems(factory, ctx, gbk, session)
     assert "UTF-8" in problem["message_en"]
+
+
+def test_running_cases_keep_working_when_a_form_they_name_is_gone(factory, demo, clock, tmp_path):
+    """A stored version is re-read leniently: its instances must not break when a file it named is
+    removed later (the task falls back to the generic form; the problem is logged)."""
+    import shutil
+
+    from engine import runtime
+    from engine.context import EngineContext
+    from engine.definitions import SPEC_CACHE
+
+    workflows = tmp_path / "workflows"
+    shutil.copytree(WORKFLOWS / "forms", workflows / "forms")
+    ctx = EngineContext.default(workflows_dir=workflows, clock=clock)
+    _deploy(factory, ctx, simple_bpmn("temporary_form", form="clue_handover.schema.json"))
+    with transaction(factory) as s:
+        iid = runtime.start_instance(s, ctx, demo.actor("office1"), "temporary_form", {},
+                                     scope_path=demo.orgs["CITY"].path).id
+    (workflows / "forms" / "clue_handover.schema.json").unlink()
+    ctx.forms.reload()
+    SPEC_CACHE.clear()
+    act(factory, ctx, demo.actor("office1"), iid, "handle", {"comment": "表单文件已删除，仍可办理"})
+    assert instance(factory, iid).status == "completed"
