@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import g, request
 from werkzeug.wrappers import Response
 
-from engine import audit
-from engine.accounts import actor_for_token, authenticate, issue_token, revoke_token
+from engine.accounts import actor_for_token, issue_token, revoke_token
 from engine.errors import AuthenticationFailed, NotPermitted
 
+from ..auth.credentials import record_login, verify_login
 from ..db import ctx, db
 from .params import json_body, text_field
 from .serializers import iso
@@ -49,18 +49,10 @@ def create_token() -> tuple[dict[str, str | None], int]:
     username, password = text_field(body, "username"), body.get("password")
     if not isinstance(password, str):
         password = ""
-    session, now = db(), ctx().clock.now()
-    try:
-        user = authenticate(session, username, password)
-    except AuthenticationFailed:
-        audit.record(session, audit.SYSTEM_STREAM,
-                     [audit.EventDraft("login_failed", {"username": username, "via": "api"})],
-                     at=now, actor_id=None, actor_name=username[:64])
-        session.commit()
-        raise
-    token, row = issue_token(session, user, now)
-    audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("login", {"username": user.username, "via": "api"})],
-                 at=now, actor_id=user.id, actor_name=user.username)
+    user = verify_login(username, password, "api")
+    session = db()
+    token, row = issue_token(session, user, ctx().clock.now())
+    record_login(session, user, "api")
     session.commit()
     return {"token": token, "expires_at": iso(row.expires_at)}, 200
 

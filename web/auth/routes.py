@@ -10,13 +10,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from engine import audit
-from engine.accounts import authenticate
 from engine.actors import actor_for
 from engine.errors import AuthenticationFailed
 from models import User
 
-from ..db import ctx, db
+from ..db import db, writing
+from .credentials import record_login, verify_login
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -75,22 +74,16 @@ def login() -> Response | str:
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()
-        password = request.form.get("password", "")
-        session_db = db()
         try:
-            user = authenticate(session_db, username, password)
+            user = verify_login(username, request.form.get("password", ""), "web")
         except AuthenticationFailed as exc:
             error = exc.message_zh
-            audit.record(session_db, audit.SYSTEM_STREAM, [audit.EventDraft("login_failed", {"username": username})],
-                         at=ctx().clock.now(), actor_id=None, actor_name=username[:64])
-            session_db.commit()
         else:
             session.clear()
             session["user_id"] = user.id
             session.permanent = True
-            audit.record(session_db, audit.SYSTEM_STREAM, [audit.EventDraft("login", {"username": user.username})],
-                         at=ctx().clock.now(), actor_id=user.id, actor_name=user.username)
-            session_db.commit()
+            with writing() as audit_session:
+                record_login(audit_session, user, "web")
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", error=error, username=request.form.get("username", ""))
 
