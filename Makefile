@@ -1,12 +1,15 @@
 # Two commands on a fresh clone: `make run` and `make test`. Everything they need is installed here.
 PYTHON ?= python3
 VENV   ?= .venv
+# Browser tests drive Debian's Chromium (Playwright cannot download browsers here).
+CHROMIUM = /usr/bin/chromium
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install browser run test lint typecheck unit bench clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +18,10 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+browser:
+	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
 ## Start web + scheduler on SQLite with demo data at http://127.0.0.1:5000
 run: install
 	$(BIN)/xuncha db upgrade
@@ -22,7 +29,7 @@ run: install
 	$(BIN)/xuncha run --host 127.0.0.1 --port 5000
 
 ## Lint, type-check and run every test (PostgreSQL too when reachable or TEST_DATABASE_URL is set)
-test: install lint typecheck unit
+test: install browser lint typecheck unit
 
 lint: install
 	$(BIN)/ruff check engine models web tests bench migrations/env.py
@@ -30,7 +37,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy engine models
 
-unit: install
+unit: install browser
 	$(BIN)/pytest
 
 bench: install
