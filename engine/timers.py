@@ -25,7 +25,7 @@ from . import audit
 from .context import EngineContext
 from .db import transaction
 from .errors import XunchaError
-from .runtime import _parsed, _persist, _run, find_task, flush, lock_instance, restore
+from .runtime import _parsed, _persist, _run, find_task, flush, restore
 
 log = logging.getLogger(__name__)
 
@@ -37,21 +37,23 @@ class SweepResult:
     failed: int = 0
 
 
-def _claim_next_due(session: Session, ctx: EngineContext) -> Timer | None:
+def _claim_next_due(session: Session, ctx: EngineContext) -> tuple[Timer, ProcessInstance] | None:
     """The next due timer whose row *and instance* nobody holds, both locked. Taking the instance
     here too (and skipping it when busy) keeps one lock order with steps, which lock the instance
     before touching its timers: no deadlock between a sweep and a user's completion."""
-    return session.execute(
-        select(Timer).join(ProcessInstance, Timer.instance_id == ProcessInstance.id)
+    row = session.execute(
+        select(Timer, ProcessInstance).join(ProcessInstance, Timer.instance_id == ProcessInstance.id)
         .where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now())
         .order_by(Timer.due_at).limit(1).with_for_update(skip_locked=True, of=[Timer, ProcessInstance])
-    ).scalar_one_or_none()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
 
 
-def fire(session: Session, ctx: EngineContext, timer: Timer) -> bool:
-    """Fire one claimed timer; False if its task is no longer waiting (it is then cancelled)."""
+def fire(session: Session, ctx: EngineContext, timer: Timer, instance: ProcessInstance) -> bool:
+    """Fire one claimed timer of its (locked) instance; False if its task is no longer waiting (it is
+    then cancelled)."""
     now = ctx.clock.now()
-    instance = lock_instance(session, timer.instance_id)
     workflow = restore(session, ctx, instance)
     task = find_task(workflow, timer.task_guid)
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
@@ -75,12 +77,13 @@ def sweep(factory: sessionmaker[Session], ctx: EngineContext, limit: int = 500) 
     result = SweepResult()
     for _ in range(limit):
         with transaction(factory) as session:
-            timer = _claim_next_due(session, ctx)
-            if timer is None:
+            claimed = _claim_next_due(session, ctx)
+            if claimed is None:
                 break
+            timer, instance = claimed
             try:
                 with session.begin_nested():
-                    fired = fire(session, ctx, timer)
+                    fired = fire(session, ctx, timer, instance)
             except XunchaError as exc:
                 _record_failure(session, timer, f"{exc.message_en} ({exc.code})")
                 result.failed += 1
