@@ -19,8 +19,8 @@ def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_sec
     def _tick() -> None:
         try:
             result = sweep(factory, ctx)
-            if result.fired or result.skipped:
-                log.info("timers fired=%s skipped=%s", result.fired, result.skipped)
+            if result.fired or result.skipped or result.failed:
+                log.info("timers fired=%s skipped=%s failed=%s", result.fired, result.skipped, result.failed)
         except Exception:  # a failed sweep must not stop the clock; the next tick retries
             log.exception("timer sweep failed")
 
