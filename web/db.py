@@ -25,8 +25,10 @@ def init_app(app: Flask) -> None:
     app.teardown_appcontext(_close_session)
 
 
-def sessions(app: Flask | None = None) -> sessionmaker[Session]:
-    factory: sessionmaker[Session] = (app or current_app).extensions["xuncha.sessions"]
+def sessions(app: Flask | None = None, *, read_only: bool = False) -> sessionmaker[Session]:
+    """The app's session factory: for units of work, or ``read_only`` (never SQLite's write lock)."""
+    factory: sessionmaker[Session] = (app or current_app).extensions[
+        "xuncha.read_sessions" if read_only else "xuncha.sessions"]
     return factory
 
 
@@ -39,7 +41,7 @@ def db() -> Session:
     """
     if "db" not in g:
         read = request.method in SAFE_METHODS
-        g.db = current_app.extensions["xuncha.read_sessions" if read else "xuncha.sessions"]()
+        g.db = sessions(read_only=read)()
     session: Session = g.db
     return session
 

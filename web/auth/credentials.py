@@ -6,7 +6,6 @@ on SQLite it would otherwise hold the write lock, and every writer would queue b
 
 from __future__ import annotations
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from engine import audit
@@ -14,12 +13,12 @@ from engine.accounts import authenticate
 from engine.errors import AuthenticationFailed
 from models import User
 
-from ..db import ctx, writing
+from ..db import ctx, sessions, writing
 
 
 def verify_login(username: str, password: str, via: str) -> User:
     """The active user with these credentials; a failed attempt is audited and raised."""
-    with current_app.extensions["xuncha.read_sessions"]() as session:
+    with sessions(read_only=True)() as session:
         try:
             return authenticate(session, username, password)
         except AuthenticationFailed:
