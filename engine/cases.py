@@ -190,7 +190,8 @@ def hand_over_clue(session: Session, ctx: EngineContext, actor: Actor, *, inspec
         case_kind="clue", confidential=True,
         bindings={"receiving_body": receiving_org.path, "inspection_group": inspection.team.path,
                   "unit": inspection.unit.path},
-        recused_user_ids=_recused_for(session, inspection.unit, persons))
+        recused_user_ids=_recused_for(session, inspection.unit, persons),
+        unit_path=inspection.unit.path, round_id=inspection.round_id)
     clue.instance_id = instance.id
     return clue
 
@@ -217,7 +218,8 @@ def open_rectification(session: Session, ctx: EngineContext, actor: Actor, *, in
          "items": [{"item_id": i.id, "number": i.number, "problem": i.problem} for i in items]},
         scope_path=inspection.round.org.path, title=f"{unit.name} 巡察整改",
         reference=f"ZG-{inspection.round.year}-{inspection.id:04d}", case_kind="rectification",
-        bindings={"unit": unit.path, "inspection_group": inspection.team.path})
+        bindings={"unit": unit.path, "inspection_group": inspection.team.path},
+        unit_path=unit.path, round_id=inspection.round_id)
     for item in items:
         item.instance_id = instance.id
     return instance

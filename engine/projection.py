@@ -97,7 +97,8 @@ def _new_task(instance: ProcessInstance, spiff_task: Any, parsed: ParsedDefiniti
         candidate_user_id=None if group else instance.started_by_id,
         scope_path=(instance.bindings or {}).get(SCOPE, ""), status=TaskStatus.READY,
         form_key=info.form_key if info else None, priority=90 if instance.case_kind == "clue" else 50,
-        due_at=deadline_after(now, due_days) if due_days else None, created_at=now, revision=1)
+        due_at=deadline_after(now, due_days) if due_days else None, created_at=now, revision=1,
+        unit_path=instance.unit_path, round_id=instance.round_id)
 
 
 def _sync_timers(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, now: datetime) -> None:

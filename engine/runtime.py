@@ -137,7 +137,8 @@ def flush(session: Session) -> None:
 def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_key: str, data: dict[str, Any],
                    *, scope_path: str, title: str = "", reference: str | None = None,
                    case_kind: str | None = None, bindings: dict[str, str] | None = None,
-                   confidential: bool = False, recused_user_ids: list[int] | None = None) -> ProcessInstance:
+                   confidential: bool = False, recused_user_ids: list[int] | None = None,
+                   unit_path: str | None = None, round_id: int | None = None) -> ProcessInstance:
     """Start the newest version of ``process_key`` with ``data`` and run it to its first wait."""
     if not isinstance(data, dict):
         raise InvalidInput("启动数据必须是对象。", "Start data must be a JSON object.")
@@ -152,7 +153,8 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
         definition=definition, definition_id=definition.id, process_key=definition.key, state="",
         title=title or definition.name, reference=reference, case_kind=case_kind, confidential=confidential,
         scope_org_id=org_id_of(scope_path), bindings={SCOPE: scope_path, **(bindings or {})},
-        recused_user_ids=list(recused_user_ids or []), started_by_id=actor.user_id or None,
+        recused_user_ids=list(recused_user_ids or []), unit_path=unit_path, round_id=round_id,
+        started_by_id=actor.user_id or None,
         started_at=now, updated_at=now)
     session.add(instance)
     session.flush()

@@ -58,6 +58,8 @@ class ProcessInstance(Base):
     scope_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))  # the owning office's scope
     bindings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # group key → org path ("_scope": owner)
     recused_user_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    unit_path: Mapped[str | None] = mapped_column(String(512))  # the inspected unit (filters by unit/county)
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_round.id"))
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -85,6 +87,14 @@ class TaskStatus:
     READY = "ready"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class DelegationState:
+    """Camunda's model: a delegated task is PENDING with the delegate until they resolve it; it then
+    comes back to its owner (RESOLVED), who reviews and completes it."""
+
+    PENDING = "pending"
+    RESOLVED = "resolved"
 
 
 class HumanTask(Base):
@@ -117,9 +127,15 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     revision: Mapped[int] = mapped_column(Integer, default=1)  # bumps on claim/assign: stale forms lose
+    unit_path: Mapped[str | None] = mapped_column(String(512))  # copied from the instance for queue filters
+    round_id: Mapped[int | None] = mapped_column(Integer)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # the delegator, while delegated
+    delegation: Mapped[str | None] = mapped_column(String(16))  # DelegationState
+    warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the due-soon notice went out
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
 
 
 Index("ix_human_task_instance_status", HumanTask.instance_id, HumanTask.status)
@@ -153,3 +169,53 @@ class Timer(Base):
 
 
 Index("ix_timer_status_due", Timer.status, Timer.due_at)
+
+
+class TaskDraft(Base):
+    """Form data a person saved without completing; one per task and person."""
+
+    __tablename__ = "task_draft"
+
+    task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedFilter(Base):
+    """A named queue filter (queue + query parameters) a person keeps for themselves."""
+
+    __tablename__ = "saved_filter"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_saved_filter_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class NotificationKind:
+    OFFERED = "offered"  # a task was offered to one of my groups
+    ASSIGNED = "assigned"  # a task was assigned or delegated to me
+    RETURNED = "returned"  # a task came back to me (退回, or a delegate resolved it)
+    DUE_SOON = "due_soon"  # a task of mine is about to be late
+
+
+class Notification(Base):
+    """An in-app notice for one person (the bell); e-mail goes through engine.notify's hook."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+Index("ix_notification_user_unread", Notification.user_id, Notification.read_at, Notification.id)
