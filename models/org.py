@@ -51,6 +51,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     id_number: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(8), default="zh_CN")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -216,6 +216,7 @@ class Notification(Base):
     message: Mapped[str] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the e-mail hook's outbox mark
 
 
 Index("ix_notification_user_unread", Notification.user_id, Notification.read_at, Notification.id)

@@ -43,6 +43,7 @@ def upgrade() -> None:
     sa.Column('message', sa.String(length=500), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('read_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('mailed_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['instance_id'], ['process_instance.id'], name=op.f('fk_notification_instance_id_process_instance')),
     sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_notification_task_id_human_task')),
     sa.ForeignKeyConstraint(['user_id'], ['app_user.id'], name=op.f('fk_notification_user_id_app_user')),
@@ -67,6 +68,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('delegation', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('warned_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_human_task_owner_id_app_user'), 'app_user', ['owner_id'], ['id'])
+
+    with op.batch_alter_table('app_user', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email', sa.String(length=200), nullable=True))
 
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
         batch_op.add_column(sa.Column('unit_path', sa.String(length=512), nullable=True))
@@ -106,6 +110,9 @@ def downgrade() -> None:
         batch_op.drop_column('owner_id')
         batch_op.drop_column('round_id')
         batch_op.drop_column('unit_path')
+
+    with op.batch_alter_table('app_user', schema=None) as batch_op:
+        batch_op.drop_column('email')
 
     op.drop_table('task_draft')
     with op.batch_alter_table('notification', schema=None) as batch_op:
