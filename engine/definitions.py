@@ -51,6 +51,7 @@ class UserTaskInfo:
     group_key: str | None
     form_key: str | None
     due_working_days: int | None
+    return_with: tuple[str, str] | None = None  # 退回: the form field and value the diagram routes back on
 
 
 @dataclass
@@ -225,11 +226,41 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> l
         except ValueError:
             problems.append(Problem(bpmn_id, f"期限 dueWorkingDays 必须是非负整数：{due}",
                                     f"dueWorkingDays must be a non-negative integer: {due}"))
+    return_with, return_problems = _return_with(bpmn_id, properties.get("returnWith"), forms, form_key)
+    problems += return_problems
     lane = task_spec.lane
     parsed.tasks[bpmn_id] = UserTaskInfo(
         bpmn_id=bpmn_id, name=(task_spec.bpmn_name or bpmn_id).strip(), lane=lane,
-        group_key=parsed.lane_groups.get(lane) if lane else None, form_key=form_key, due_working_days=due_days)
+        group_key=parsed.lane_groups.get(lane) if lane else None, form_key=form_key, due_working_days=due_days,
+        return_with=return_with)
     return problems
+
+
+def _return_with(bpmn_id: str, raw: str | None, forms: FormStore, form_key: str | None
+                 ) -> tuple[tuple[str, str] | None, list[Problem]]:
+    """``returnWith="field=value"``: 退回 on this task completes it with ``field`` set to ``value``
+    (and ``return_reason``), and the diagram's gateway routes that value back. The field must be a
+    field of the task's form and the value one it allows."""
+    if raw in (None, ""):
+        return None, []
+    field_name, sep, value = str(raw).partition("=")
+    field_name, value = field_name.strip(), value.strip()
+    if not sep or not field_name or not value:
+        return None, [Problem(bpmn_id, f"退回设置 returnWith 应写作“字段=取值”：{raw}",
+                              f"returnWith must read 'field=value': {raw}")]
+    if form_key is None or not forms.exists(form_key):
+        return None, [Problem(bpmn_id, "设置了退回（returnWith）的任务必须有表单。",
+                              "A task with returnWith needs a form.")]
+    schema = forms.get(form_key).schema.get("properties", {}).get(field_name)
+    if schema is None:
+        return None, [Problem(bpmn_id, f"退回字段 {field_name} 不在表单 {form_key} 中。",
+                              f"The return field {field_name} is not in the form {form_key}.")]
+    allowed = schema.get("enum") or [o.get("const") for o in schema.get("oneOf", []) if isinstance(o, dict)]
+    if allowed and value not in allowed:
+        options = "、".join(map(str, allowed))
+        return None, [Problem(bpmn_id, f"退回取值“{value}”不是字段 {field_name} 的可选项（{options}）。",
+                              f"The return value '{value}' is not an option of {field_name}.")]
+    return (field_name, value), []
 
 
 class SpecCache:

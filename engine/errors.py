@@ -61,8 +61,27 @@ class TaskNotActive(Conflict):
     code = "task_not_active"
 
 
+class DelegationPending(Conflict):
+    """The task is with a delegate: they resolve it back; only its owner completes it."""
+
+    code = "delegation_pending"
+
+
+class ReturnNotAllowed(Conflict):
+    """The diagram declares no 退回 for this step (no ``returnWith``)."""
+
+    code = "return_not_allowed"
+
+
 class StaleState(Conflict):
     code = "stale_state"
+
+
+class TooLarge(XunchaError):
+    """More than the system keeps in one piece (a draft's data, an upload)."""
+
+    code = "too_large"
+    status = 413
 
 
 class DefinitionInvalid(XunchaError):
@@ -83,4 +102,12 @@ class EngineFailure(XunchaError):
     """The diagram itself failed while running (bad expression, missing data)."""
 
     code = "engine_failure"
+    status = 422
+
+
+class FileRefused(XunchaError):
+    """An upload of a type we do not accept, or whose content does not match its name;
+    ``details`` name the file, the reason and the allowed extensions."""
+
+    code = "file_refused"
     status = 422

@@ -24,7 +24,7 @@ from . import audit
 from .actors import Actor
 from .errors import NotFound
 from .permissions import CLUE_ROLES, OVERSIGHT_ROLES, RECTIFICATION_ROLES, SCOPE, can_see_instance
-from .runtime import lock_instance
+from .taskaccess import lock_instance
 
 CASE_ROLES = {"clue": CLUE_ROLES, "rectification": RECTIFICATION_ROLES}
 Row = TypeVar("Row", Clue, RectificationItem, ProcessInstance)

@@ -1,4 +1,5 @@
-"""Running instances: start, complete, claim, unclaim, assign — each inside the caller's transaction,
+"""Running instances: start, complete, return (and, via engine.handling, claim, unclaim, assign,
+delegate, resolve) — each inside the caller's transaction,
 under a row lock on the instance, with the projections and the audit written in the same unit.
 
 A persisted step is: lock the instance row → restore the workflow from its spec-free state and the
@@ -17,32 +18,40 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus
+from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskDraft, TaskStatus
 
-from . import audit, cases, projection
-from .actors import Actor, load_actor
+from . import audit, cases, notify, projection, returns
+from .actors import Actor
 from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
 from .errors import (
+    DelegationPending,
     EngineFailure,
+    FormInvalid,
     InvalidInput,
     NotFound,
-    NotPermitted,
+    ReturnNotAllowed,
     StaleState,
-    TaskAlreadyClaimed,
     TaskNotActive,
     TaskNotClaimedByYou,
 )
 from .forms import validate
-from .permissions import SCOPE, can_assign, can_see_instance, is_candidate, is_recused, org_id_of
+from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
+from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
+from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready
+
+# Task-holding actions live in engine.handling; they are part of this module's interface too.
+__all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_instance", "get_task",
+           "lock_instance", "resolve_task", "restore", "return_task", "start_instance", "task_view",
+           "unclaim_task"]
 
 # Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
 SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
@@ -51,17 +60,6 @@ SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
     "working_days_between": working_days_between,
     "is_working_day": is_working_day,
 }))
-
-
-def lock_instance(session: Session, instance_id: int) -> ProcessInstance:
-    """Row lock: FOR UPDATE on PostgreSQL (SQLite already holds the write lock: BEGIN IMMEDIATE)."""
-    instance = session.execute(
-        select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if instance is None:
-        raise NotFound("流程实例不存在。", "The process instance does not exist.")
-    return instance
 
 
 def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> ParsedDefinition:
@@ -175,123 +173,44 @@ def get_instance(session: Session, actor: Actor, instance_id: int) -> ProcessIns
     return instance
 
 
-def _check_visible(actor: Actor, task: HumanTask, instance: ProcessInstance) -> None:
-    if is_recused(actor, instance) or not (
-        task.assignee_id == actor.user_id or task.completed_by_id == actor.user_id
-        or is_candidate(actor, task) or can_see_instance(actor, instance)
-    ):
-        raise NotFound("任务不存在或无权查看。", "The task does not exist or is not visible to you.")
-
-
-def get_task(session: Session, actor: Actor, task_id: int) -> HumanTask:
-    """A task the actor may see (as a candidate, its holder, or over the case); otherwise NotFound."""
-    task = session.get(HumanTask, task_id)
-    if task is None:
-        raise NotFound("任务不存在。", "The task does not exist.")
-    _check_visible(actor, task, task.instance)
-    return task
-
-
-def _locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, ProcessInstance]:
-    """The task and its instance, the instance row locked first and the task read after the lock."""
-    instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
-    if instance_id is None:
-        raise NotFound("任务不存在。", "The task does not exist.")
-    instance = lock_instance(session, instance_id)
-    task = session.execute(select(HumanTask).where(HumanTask.id == task_id)
-                           .execution_options(populate_existing=True)).scalar_one()
-    _check_visible(actor, task, instance)
-    _require_ready(task)
-    return task, instance
-
-
-def _require_ready(task: HumanTask) -> None:
-    if task.status != TaskStatus.READY:
-        raise TaskNotActive("该任务已办结或已取消。", "This task has already been completed or cancelled.",
-                            {"status": task.status})
-
-
-def _task_changed(details: dict[str, Any] | None = None) -> StaleState:
-    return StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
-                      "The task changed after you opened it; reload and submit again.", details)
-
-
-def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
-    """Take a task from the group queue. The conditional UPDATE decides between concurrent claimers."""
-    task, instance = _locked_task(session, actor, task_id)
-    if task.assignee_id == actor.user_id:
-        return task
-    if not is_candidate(actor, task) or is_recused(actor, instance):
-        raise NotPermitted("您不能办理此任务。", "You may not take this task.")
-    now = ctx.clock.now()
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
-        update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
-                                HumanTask.status == TaskStatus.READY)
-        .values(assignee_id=actor.user_id, claimed_at=now, revision=HumanTask.revision + 1)
-    )
-    if result.rowcount != 1:
-        raise TaskAlreadyClaimed("该任务已被他人签收办理。", "Someone else has already claimed this task.")
-    session.refresh(task)
-    _audit_task(session, instance, actor, now, "task_claimed", task, {"assignee": actor.username})
-    return task
-
-
-def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
-    task, instance = _locked_task(session, actor, task_id)
-    if task.assignee_id is None:
-        raise TaskNotClaimedByYou("此任务尚无人签收，无需退回。", "Nobody holds this task; there is nothing to return.")
-    if task.assignee_id != actor.user_id and not can_assign(actor, task):
-        raise TaskNotClaimedByYou("此任务不在您名下。", "This task is not held by you.")
-    now = ctx.clock.now()
-    before = task.assignee_id
-    task.assignee_id, task.claimed_at, task.revision = None, None, task.revision + 1
-    _audit_task(session, instance, actor, now, "task_unclaimed", task, {"previous_assignee_id": before})
-    return task
-
-
-def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
-    """An office or leading-group member hands the task to a candidate (or takes it back)."""
-    return _hand_to(session, ctx, actor, task_id, username, "task_assigned")
-
-
-def delegate_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
-    """Hand a task on to another candidate, recorded as a delegation. In this foundation only those
-    who may assign can delegate; delegation by the holder, with approval back, is issue 4."""
-    return _hand_to(session, ctx, actor, task_id, username, "task_delegated")
-
-
-def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str,
-             event_type: str) -> HumanTask:
-    task, instance = _locked_task(session, actor, task_id)
-    if not can_assign(actor, task):
-        raise NotPermitted("只有巡察办或领导小组可以分派或转交任务。",
-                           "Only the office or the leading group may assign or delegate tasks.")
-    try:
-        target = load_actor(session, username)
-    except NotFound:
-        raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.",
-                           {"user": username}) from None
-    if not is_candidate(target, task) or is_recused(target, instance):
-        raise InvalidInput(f"{target.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
-                           {"user": username})
-    if task.assignee_id == target.user_id:
-        return task  # already theirs: nothing changes, nothing to record
-    now = ctx.clock.now()
-    before = task.assignee_id
-    task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
-    _audit_task(session, instance, actor, now, event_type, task, {"previous_assignee_id": before, "assignee": username})
-    flush(session)
-    return task
-
-
 def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
                   expected_revision: int | None = None, claim_if_free: bool = False) -> ProcessInstance:
-    """Submit a task's form: validate, run the diagram on, persist — all or nothing.
+    """Submit a task's form: validate, run the diagram on, persist — all or nothing."""
+    return _finish(session, ctx, actor, task_id, data, None, expected_revision, claim_if_free)
 
-    The hot path of the product, so it is written as a handful of plain statements: read the task
-    and lock the instance, close the task with an UPDATE whose WHERE re-checks what was read, then
-    the projections, audit and state (see ``_persist``).
-    """
+
+def return_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, reason: str, *,
+                expected_revision: int | None = None, claim_if_free: bool = False) -> ProcessInstance:
+    """退回: send the case back where the diagram says (the task's ``returnWith`` decision), with a
+    reason. The step that receives it goes back to whoever did it last, and they are told why."""
+    return _finish(session, ctx, actor, task_id, None, reason, expected_revision, claim_if_free)
+
+
+def _submission(session: Session, ctx: EngineContext, task: HumanTask, parsed: ParsedDefinition,
+                data: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
+    if data is not None:
+        from .content import evidence_lookup  # content builds on this module
+        return validate(ctx.forms.get(task.form_key), data, attachments=evidence_lookup(session, task.instance_id))
+    info = parsed.task(task.bpmn_id)
+    if info is None or info.return_with is None:
+        raise ReturnNotAllowed("流程图未允许在此环节退回。", "The diagram allows no return from this step.")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > MAX_REASON:
+        zh, en = ("请填写退回理由。", "Give a reason for the return.") if not reason else (
+            f"退回理由不能超过 {MAX_REASON} 字。", f"The reason may not exceed {MAX_REASON} characters.")
+        raise FormInvalid(zh, en, {"fields": {"return_reason": {"zh": zh, "en": en}}})
+    field_name, value = info.return_with
+    return {field_name: value, "return_reason": reason}
+
+
+MAX_REASON = 1000
+
+
+def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any] | None,
+            reason: str | None, expected_revision: int | None, claim_if_free: bool) -> ProcessInstance:
+    """Complete (``data``) or return (``reason``) a task. The hot path of the product, so it is a
+    handful of plain statements: read the task and lock the instance, close the task with an UPDATE
+    whose WHERE re-checks what was read, then the projections, audit and state (see ``_persist``)."""
     # One statement reads the task and locks its instance. Should it wait for the lock, the task's
     # values may be older than the instance's: _close_task's WHERE and the READY check on the
     # freshly locked state catch any change made meanwhile.
@@ -302,10 +221,12 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     if found is None:
         raise NotFound("任务不存在。", "The task does not exist.")
     task, instance = found
-    _check_visible(actor, task, instance)
-    _require_ready(task)
-    if expected_revision is not None and expected_revision != task.revision:
-        raise _task_changed({"revision": task.revision})
+    check_visible(actor, task, instance)
+    require_ready(task)
+    check_revision(task, expected_revision)
+    if task.delegation == DelegationState.PENDING:
+        raise DelegationPending("委派的任务须由受委派人办理后交回委派人审核办结。",
+                                "A delegated task goes back to its owner, who completes it.")
     claim = task.assignee_id is None and claim_if_free and is_candidate(actor, task) and not is_recused(actor, instance)
     if task.assignee_id != actor.user_id and not claim:
         raise TaskNotClaimedByYou("请先签收此任务再办理。" if task.assignee_id is None else "此任务由他人办理中。",
@@ -313,9 +234,9 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
                                   else "Someone else holds this task.")
     if instance.status != InstanceStatus.RUNNING:
         raise TaskNotActive("案件当前不在办理状态。", "The case is not running.", {"status": instance.status})
-    clean = validate(ctx.forms.get(task.form_key), data)
-    now = ctx.clock.now()
     parsed = _parsed(session, ctx, instance)
+    clean = _submission(session, ctx, task, parsed, data, reason)
+    now = ctx.clock.now()
     workflow = restore(session, ctx, instance)
     spiff_task = find_task(workflow, task.task_guid)
     if spiff_task is None or spiff_task.state != TaskState.READY:
@@ -330,13 +251,28 @@ def complete_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
         "data": clean}, instance.id))
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
+    session.connection().execute(DISCARD_DRAFTS, {"task_id": task.id})
+    if claim:
+        notify.withdraw_offers(session, task.id, now)
+    returned = _is_return(parsed, task, clean)
     _persist(session, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before, done=task.task_guid)
+    if returned:
+        returns.send_back(session, instance, task, actor, now, ready_before, clean.get("return_reason"))
     flush(session)
     return instance
 
 
+def _is_return(parsed: ParsedDefinition, task: HumanTask, clean: dict[str, Any]) -> bool:
+    """A step sends the case back when its ``returnWith`` decision was taken — by the 退回 button or
+    by choosing that option in the form: both mean the same and are handled the same."""
+    info = parsed.task(task.bpmn_id)
+    return info is not None and info.return_with is not None and clean.get(info.return_with[0]) == info.return_with[1]
+
+
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, ProcessInstance.__table__)
+DISCARD_DRAFTS = delete(cast(Table, TaskDraft.__table__)).where(
+    cast(Table, TaskDraft.__table__).c.task_id == bindparam("task_id"))
 
 
 def _close_statement(claimed: bool) -> Any:
@@ -366,7 +302,8 @@ def _close_task(session: Session, task: HumanTask, actor: Actor, now: _dt.dateti
     values = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": actor.user_id,
               "assignee_id": actor.user_id, "claimed_at": claimed_at}
     if written.rowcount != 1:
-        raise _task_changed()
+        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
+                         "The task changed after you opened it; reload and submit again.")
     for key, value in values.items():
         set_committed_value(task, key, value)
 
@@ -404,11 +341,3 @@ def instance_data(session: Session, ctx: EngineContext, instance: ProcessInstanc
     if last is not None:
         data.update(last.data)
     return data
-
-
-def _audit_task(session: Session, instance: ProcessInstance, actor: Actor, now: _dt.datetime, event_type: str,
-                task: HumanTask, extra: dict[str, Any]) -> None:
-    instance.updated_at = now
-    audit.record_case(session, instance, [audit.EventDraft(event_type, {
-        "task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name, **extra}, instance.id)],
-        at=now, actor_id=actor.user_id, actor_name=actor.username)

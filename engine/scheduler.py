@@ -8,9 +8,21 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from .context import EngineContext
+from .db import transaction
+from .notify import dispatch_mail, warn_due_soon
 from .timers import sweep
 
 log = logging.getLogger(__name__)
+
+
+def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, int]:
+    """Warn of tasks entering their yellow period, then hand committed notifications to the mailer."""
+    with transaction(factory) as session:
+        warned = warn_due_soon(session, ctx.clock.now())
+    mailed = dispatch_mail(factory, ctx.mailer, ctx.clock)
+    if warned or mailed:
+        log.info("notifications: due-soon warnings=%s mailed=%s", warned, mailed)
+    return warned, mailed
 
 
 def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0) -> None:
@@ -23,6 +35,10 @@ def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_sec
                 log.info("timers fired=%s skipped=%s failed=%s", result.fired, result.skipped, result.failed)
         except Exception:  # a failed sweep must not stop the clock; the next tick retries
             log.exception("timer sweep failed")
+        try:
+            notices(factory, ctx)
+        except Exception:
+            log.exception("notification sweep failed")
 
     scheduler.add_job(_tick, "interval", seconds=interval_seconds, max_instances=1, coalesce=True)
     log.info("scheduler started: sweeping timers every %ss", interval_seconds)

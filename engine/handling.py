@@ -1,0 +1,172 @@
+"""Who holds a task: claim, unclaim, assign, delegate and resolve.
+
+Delegation follows Camunda's model. The holder (or the office on their behalf) delegates a task;
+the delegate works on it and *resolves* it, which sends it back, with the delegate's form data as a
+draft, to its owner, who reviews and completes it. While the delegation is pending, only the
+delegate works on the task and nobody can complete it.
+
+Every change bumps the task's ``revision`` (a form opened before the change is stale), is audited
+with who held the task before and after, and notifies whoever now has work to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import CursorResult, delete, insert, update
+from sqlalchemy.orm import Session
+
+from models import DelegationState, HumanTask, NotificationKind, ProcessInstance, TaskDraft, TaskStatus
+
+from . import notify
+from .actors import Actor, load_actor
+from .context import EngineContext
+from .errors import (
+    DelegationPending,
+    InvalidInput,
+    NotFound,
+    NotPermitted,
+    TaskAlreadyClaimed,
+    TaskNotClaimedByYou,
+)
+from .forms import validate
+from .permissions import can_assign, can_see_instance, is_candidate, is_recused
+from .taskaccess import audit_task, check_revision, holding, locked_task
+
+
+def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
+    """Take a task from the group queue. The conditional UPDATE decides between concurrent claimers."""
+    task, instance = locked_task(session, actor, task_id)
+    if task.assignee_id == actor.user_id:
+        return task
+    if not is_candidate(actor, task) or is_recused(actor, instance):
+        raise NotPermitted("您不能办理此任务。", "You may not take this task.")
+    now = ctx.clock.now()
+    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+        update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
+                                HumanTask.status == TaskStatus.READY)
+        .values(assignee_id=actor.user_id, claimed_at=now, revision=HumanTask.revision + 1)
+    )
+    if result.rowcount != 1:
+        raise TaskAlreadyClaimed("该任务已被他人签收办理。", "Someone else has already claimed this task.")
+    session.refresh(task)
+    notify.withdraw_offers(session, task.id, now)
+    audit_task(session, instance, actor, now, "task_claimed", task, {
+        "assignee": actor.username, "before": {"assignee": None}, "after": {"assignee": actor.username}})
+    return task
+
+
+def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:
+    """Give a task back. A pending delegation goes back to its owner (the delegate declines, or the
+    owner recalls it); otherwise the task returns to the group queue."""
+    task, instance = locked_task(session, actor, task_id)
+    if task.assignee_id is None:
+        raise TaskNotClaimedByYou("此任务尚无人签收，无需退回。", "Nobody holds this task; there is nothing to return.")
+    owner_recalls = task.delegation == DelegationState.PENDING and task.owner_id == actor.user_id
+    if task.assignee_id != actor.user_id and not owner_recalls and not can_assign(actor, task):
+        raise TaskNotClaimedByYou("此任务不在您名下。", "This task is not held by you.")
+    now = ctx.clock.now()
+    before, before_id = holding(session, task), task.assignee_id
+    if task.delegation == DelegationState.PENDING and task.owner_id is not None:
+        task.assignee_id, task.claimed_at = task.owner_id, now
+        notify.notify_user(session, task.owner_id, NotificationKind.RETURNED, task,
+                           f"{notify.task_label(task)}：委派已收回", now)
+    else:
+        task.assignee_id, task.claimed_at = None, None
+    task.owner_id, task.delegation, task.revision = None, None, task.revision + 1
+    audit_task(session, instance, actor, now, "task_unclaimed", task, {
+        "previous_assignee_id": before_id, "before": before, "after": holding(session, task)})
+    return task
+
+
+def _target(session: Session, username: str, task: HumanTask, instance: ProcessInstance, *,
+            viewers_too: bool) -> Actor:
+    """The person a task is handed to: an active user who may take it (a candidate, or for a
+    delegation anyone who may see the case), and who is not recused from it."""
+    try:
+        target = load_actor(session, username)
+    except NotFound:
+        raise InvalidInput(f"用户 {username} 不存在。", f"User {username} does not exist.",
+                           {"user": username}) from None
+    allowed = is_candidate(target, task) or (viewers_too and can_see_instance(target, instance))
+    if not allowed or is_recused(target, instance):
+        raise InvalidInput(f"{target.display_name} 不是此任务的办理人选。", f"{username} may not take this task.",
+                           {"user": username})
+    return target
+
+
+def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """An office or leading-group member hands the task to a candidate (any delegation ends)."""
+    task, instance = locked_task(session, actor, task_id)
+    if not can_assign(actor, task):
+        raise NotPermitted("只有巡察办或领导小组可以分派任务。",
+                           "Only the office or the leading group may assign tasks.")
+    target = _target(session, username, task, instance, viewers_too=False)
+    if task.assignee_id == target.user_id and task.delegation is None:
+        return task  # already theirs: nothing changes, nothing to record
+    now = ctx.clock.now()
+    before, before_id = holding(session, task), task.assignee_id
+    task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
+    task.owner_id = task.delegation = None
+    notify.withdraw_offers(session, task.id, now)
+    notify.notify_user(session, target.user_id, NotificationKind.ASSIGNED, task,
+                       f"{notify.task_label(task)}（{actor.display_name} 分派）", now)
+    audit_task(session, instance, actor, now, "task_assigned", task, {
+        "previous_assignee_id": before_id, "assignee": username, "before": before,
+        "after": holding(session, task)})
+    session.flush()
+    return task
+
+
+def delegate_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, username: str) -> HumanTask:
+    """The holder (or the office on the holder's behalf) asks someone else to do the work; the task
+    comes back to the holder — its owner — for approval when the delegate resolves it."""
+    task, instance = locked_task(session, actor, task_id)
+    if task.assignee_id is None:
+        raise TaskNotClaimedByYou("请先签收此任务，再委派他人办理。", "Claim the task before delegating it.")
+    if task.delegation == DelegationState.PENDING:
+        raise DelegationPending("此任务已委派他人办理，请先收回。", "The task is already delegated; recall it first.")
+    if task.assignee_id != actor.user_id and not can_assign(actor, task):
+        raise NotPermitted("只有任务办理人或巡察办可以委派此任务。",
+                           "Only the holder of the task or the office may delegate it.")
+    target = _target(session, username, task, instance, viewers_too=True)
+    if target.user_id == task.assignee_id:
+        raise InvalidInput("不能委派给当前办理人本人。", "The task cannot be delegated to its current holder.",
+                           {"user": username})
+    now = ctx.clock.now()
+    before, before_id = holding(session, task), task.assignee_id
+    task.owner_id = task.assignee_id
+    task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
+    task.delegation = DelegationState.PENDING
+    notify.notify_user(session, target.user_id, NotificationKind.ASSIGNED, task,
+                       f"{notify.task_label(task)}（{actor.display_name} 委派，办理后交回审核）", now)
+    audit_task(session, instance, actor, now, "task_delegated", task, {
+        "previous_assignee_id": before_id, "assignee": username, "before": before,
+        "after": holding(session, task)})
+    session.flush()
+    return task
+
+
+def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,
+                 expected_revision: int | None = None) -> HumanTask:
+    """The delegate hands the work back: the form is validated, kept as the owner's draft, and the
+    task returns to its owner to review and complete."""
+    task, instance = locked_task(session, actor, task_id)
+    if task.delegation != DelegationState.PENDING or task.assignee_id != actor.user_id or task.owner_id is None:
+        raise TaskNotClaimedByYou("只有受委派人可以交回此任务。", "Only the delegate can resolve this task.")
+    check_revision(task, expected_revision)
+    from .content import evidence_lookup  # content builds on engine.runtime, which imports this module
+    clean = validate(ctx.forms.get(task.form_key), data, attachments=evidence_lookup(session, instance.id))
+    now = ctx.clock.now()
+    before = holding(session, task)
+    owner = task.owner_id
+    session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id, TaskDraft.user_id == owner))
+    session.execute(insert(TaskDraft).values(task_id=task.id, user_id=owner, data=clean, saved_at=now))
+    task.assignee_id, task.claimed_at, task.revision = owner, now, task.revision + 1
+    task.delegation = DelegationState.RESOLVED
+    notify.notify_user(session, owner, NotificationKind.RETURNED, task,
+                       f"{notify.task_label(task)}：{actor.display_name} 已办理完毕，请审核", now)
+    audit_task(session, instance, actor, now, "task_resolved", task, {
+        "before": before, "after": holding(session, task), "data": clean})
+    session.flush()
+    return task
