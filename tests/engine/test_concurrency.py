@@ -5,16 +5,17 @@ Each contender is its own OS process with its own connection, as gunicorn worker
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 
-from engine import runtime
+from engine import audit, runtime
 from engine.actors import Actor
 from engine.context import EngineContext
 from engine.db import make_engine, make_session_factory, transaction
 from engine.errors import Conflict
 from models import HumanTask, TaskStatus
-from tests.helpers import instance, make_members, open_clue, open_rectification, ready_task
+from tests.helpers import instance, make_members, open_clue, open_rectification, ready_task, ready_tasks
 
 
 def _claim_in_process(url: str, actor: Actor, task_id: int, start: object, results: object) -> None:
@@ -25,9 +26,9 @@ def _claim_in_process(url: str, actor: Actor, task_id: int, start: object, resul
     try:
         with transaction(factory) as session:
             runtime.claim_task(session, ctx, actor, task_id)
-        results.put("won")  # type: ignore[attr-defined]
+        results.put((actor.username, "won"))  # type: ignore[attr-defined]
     except Conflict as exc:
-        results.put(exc.code)  # type: ignore[attr-defined]
+        results.put((actor.username, exc.code))  # type: ignore[attr-defined]
     finally:
         engine.dispose()
 
@@ -45,11 +46,15 @@ def test_exactly_one_of_twenty_processes_claims_the_task(db_url, factory, ctx, d
     start.set()
     for process in processes:
         process.join(timeout=120)
-    outcomes = sorted(results.get(timeout=5) for _ in processes)
-    assert outcomes == ["task_already_claimed"] * 19 + ["won"]
+    outcomes = dict(results.get(timeout=5) for _ in processes)
+    assert sorted(outcomes.values()) == ["task_already_claimed"] * 19 + ["won"]
+    (winner,) = [a for a in contenders if outcomes[a.username] == "won"]
     with factory() as session:
         task = session.get(HumanTask, task_id)
-        assert task is not None and task.assignee_id in {a.user_id for a in contenders}
+        assert task is not None and task.assignee_id == winner.user_id
+        claims = [e for e in audit.stream_events(session, iid) if e.event_type == "task_claimed"]
+        assert [(e.actor_id, json.loads(e.payload)["assignee"]) for e in claims] == [(winner.user_id, winner.username)]
+        assert audit.verify(session).ok
 
 
 def test_two_people_completing_one_task_at_once_one_wins_one_gets_a_conflict(factory, ctx, demo):
@@ -57,19 +62,19 @@ def test_two_people_completing_one_task_at_once_one_wins_one_gets_a_conflict(fac
     iid = open_clue(factory, ctx, demo)
     task_id = ready_task(factory, iid, "handover").id
     people = make_members(factory, 2, "office", "CITY")
-    barrier, outcomes = threading.Barrier(2), []
+    barrier, outcomes = threading.Barrier(2), ["", ""]
 
-    def submit(actor: Actor) -> None:
+    def submit(index: int, actor: Actor) -> None:
         barrier.wait()
         try:
             with transaction(factory) as session:
                 runtime.complete_task(session, ctx, actor, task_id, {"handover_list": actor.username},
                                       claim_if_free=True)
-            outcomes.append("won")
+            outcomes[index] = "won"
         except Conflict as exc:
-            outcomes.append(exc.code)
+            outcomes[index] = exc.code
 
-    threads = [threading.Thread(target=submit, args=(p,)) for p in people]
+    threads = [threading.Thread(target=submit, args=(i, p)) for i, p in enumerate(people)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -77,7 +82,12 @@ def test_two_people_completing_one_task_at_once_one_wins_one_gets_a_conflict(fac
     assert len(outcomes) == 2 and outcomes.count("won") == 1
     (loser,) = set(outcomes) - {"won"}
     assert loser in {"task_not_active", "stale_state", "task_not_claimed_by_you"}  # all are 409s
+    (winner,) = [p for p, outcome in zip(people, outcomes, strict=True) if outcome == "won"]
     with factory() as session:
         task = session.get(HumanTask, task_id)
-        assert task is not None and task.status == TaskStatus.COMPLETED
+        assert task is not None and task.status == TaskStatus.COMPLETED and task.completed_by_id == winner.user_id
+        completions = [e for e in audit.stream_events(session, iid) if e.event_type == "task_completed"]
+        assert [e.actor_id for e in completions] == [winner.user_id]
+        assert audit.verify(session).ok
     assert instance(factory, iid).version == 3  # started, then exactly one completion (claim included)
+    assert len(ready_tasks(factory, iid, "acknowledge")) == 1  # the next task, created once
