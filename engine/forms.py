@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
@@ -27,6 +28,25 @@ GENERIC_SCHEMA: dict[str, Any] = {
 }
 GENERIC_UI: dict[str, Any] = {"comment": {"ui:widget": "textarea"}}
 
+# String fields whose value must be one of the case's people ("user": a user name) or organisations
+# ("org": an organisation code). Which ones is the case's business, not the schema's: see Choices.
+PICKER_WIDGETS = ("user", "org")
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str  # what is stored: a user name, an organisation code
+    label: str  # what people read: a display name, an organisation name
+
+
+class Choices(Protocol):
+    """What a picker field of one case offers and accepts (engine.pickers.CaseChoices reads it from
+    the database). ``hints`` are the field's ``ui:options``, e.g. ``{"group": "receiving_body"}``."""
+
+    def options(self, widget: str, hints: Mapping[str, Any]) -> list[Choice]: ...
+
+    def exists(self, widget: str, value: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class Form:
@@ -44,6 +64,17 @@ class Form:
     @cached_property
     def validator(self) -> Draft202012Validator:
         return Draft202012Validator(self.schema, format_checker=FormatChecker())
+
+    def field_ui(self, name: str, column: str | None = None) -> dict[str, Any]:
+        """The ui hints of a field, or of a column of a table field."""
+        hints = self.ui.get(name, {})
+        hints = hints.get("items", {}).get(column, {}) if column is not None else hints
+        return hints if isinstance(hints, dict) else {}
+
+    def picker(self, name: str, column: str | None = None) -> str | None:
+        """"user" or "org" when the field (or table column) is a picker, else None."""
+        widget = self.field_ui(name, column).get("ui:widget")
+        return widget if widget in PICKER_WIDGETS else None
 
 
 class FormStore:
@@ -103,12 +134,33 @@ _MESSAGES: dict[str, tuple[str, str]] = {
     "maxLength": ("内容太长。", "Too long."),
     "minItems": ("至少需要填写一项。", "At least one entry is needed."),
     "maxItems": ("填写的条目过多。", "Too many entries."),
-    "format": ("格式不正确（日期请用 YYYY-MM-DD）。", "Wrong format (dates are YYYY-MM-DD)."),
+    "uniqueItems": ("选项不能重复。", "An option is chosen twice."),
+    "format": ("格式不正确。", "Wrong format."),
     "minimum": ("数值太小。", "Value too small."),
     "maximum": ("数值太大。", "Value too large."),
     "pattern": ("格式不符合要求。", "Does not match the required pattern."),
     "additionalProperties": ("包含表单中没有的字段。", "Contains fields the form does not have."),
 }
+# Text that did not convert to what the field holds: say what is expected, not just "wrong".
+_TYPE_MESSAGES: dict[str, tuple[str, str]] = {
+    "integer": ("请输入整数。", "Enter a whole number."),
+    "number": ("请输入数字。", "Enter a number."),
+    "boolean": ("请勾选或不勾选此项。", "Tick the box or leave it empty."),
+    "array": ("请选择一项或多项。", "Choose one or more options."),
+}
+_FORMAT_MESSAGES: dict[str, tuple[str, str]] = {
+    "date": ("请输入有效日期（格式为 YYYY-MM-DD）。", "Enter a valid date (YYYY-MM-DD)."),
+    "date-time": ("请输入有效的日期和时间。", "Enter a valid date and time."),
+    "email": ("请输入有效的电子邮件地址。", "Enter a valid e-mail address."),
+}
+
+
+def _message(error: ValidationError) -> tuple[str, str]:
+    if error.validator == "type" and isinstance(error.validator_value, str):
+        return _TYPE_MESSAGES.get(error.validator_value, _MESSAGES["type"])
+    if error.validator == "format":
+        return _FORMAT_MESSAGES.get(str(error.validator_value), _MESSAGES["format"])
+    return _MESSAGES.get(str(error.validator), ("内容不符合要求。", "Invalid value."))
 
 
 def _field_path(error: ValidationError) -> str:
@@ -119,26 +171,78 @@ def _field_path(error: ValidationError) -> str:
     return ".".join(p for p in path if p) or "_form"
 
 
-def validate(form: Form, data: dict[str, Any]) -> dict[str, Any]:
+def _picked(form: Form, data: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any], Any]]:
+    """(error path, widget, ui:options, value) of every picker value in the data, table cells included."""
+    for name, schema in form.schema.get("properties", {}).items():
+        value = data.get(name)
+        if widget := form.picker(name):
+            yield name, widget, form.field_ui(name).get("ui:options", {}), value
+        elif schema.get("type") == "array" and isinstance(value, list):
+            for column in schema.get("items", {}).get("properties", {}):
+                if column_widget := form.picker(name, column):
+                    hints = form.field_ui(name, column).get("ui:options", {})
+                    for index, row in enumerate(value):
+                        if isinstance(row, dict):
+                            yield f"{name}.{index}.{column}", column_widget, hints, row.get(column)
+
+
+_PICK_MESSAGES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {  # (does not exist, may not be chosen)
+    "user": (("用户 {v} 不存在。", "User {v} does not exist."),
+             ("{v} 不在本案可选的人员之中。", "{v} is not among the people you may choose for this case.")),
+    "org": (("单位 {v} 不存在。", "Organisation {v} does not exist."),
+            ("不能在此选择单位 {v}。", "Organisation {v} cannot be chosen here.")),
+}
+
+
+def _check_picks(form: Form, data: dict[str, Any], choices: Choices, fields: dict[str, dict[str, str]]) -> None:
+    allowed: dict[tuple[str, str], set[str]] = {}
+    for path, widget, hints, value in _picked(form, data):
+        if path in fields or not isinstance(value, str) or not value:
+            continue  # absent, or already wrong for the schema
+        key = (widget, json.dumps(hints, sort_keys=True, default=str))
+        if key not in allowed:
+            allowed[key] = {c.value for c in choices.options(widget, hints)}
+        if value in allowed[key]:
+            continue
+        missing, refused = _PICK_MESSAGES[widget]
+        zh, en = missing if not choices.exists(widget, value) else refused
+        fields[path] = {"message_zh": zh.format(v=value), "message_en": en.format(v=value)}
+
+
+def validate(form: Form, data: dict[str, Any], choices: Choices | None = None) -> dict[str, Any]:
     """Check ``data`` against the form; return only the form's own fields.
 
     Unknown keys are refused rather than dropped: a client that sends them has misunderstood the
-    form, and silently ignoring input is how data gets lost.
+    form, and silently ignoring input is how data gets lost. Picker fields (``"ui:widget": "user"``
+    or ``"org"``) must name one of ``choices``; whoever completes a task passes the case's
+    (engine.pickers.CaseChoices). Without ``choices`` only the schema is checked.
     """
-    if not isinstance(data, dict):
-        raise InvalidInput("表单数据必须是对象。", "Form data must be a JSON object.")
-    allowed = set(form.field_names())
-    unknown = sorted(set(data) - allowed)
-    fields: dict[str, dict[str, str]] = {}
-    for key in unknown:
-        fields[key] = {"message_zh": f"未知字段：{key}。", "message_en": f"Unknown field: {key}."}
+    fields = _unknown(form, data)
     for error in sorted(form.validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = _field_path(error)
         if path in fields:
             continue
-        zh, en = _MESSAGES.get(str(error.validator), ("内容不符合要求。", "Invalid value."))
+        zh, en = _message(error)
         fields[path] = {"message_zh": zh, "message_en": en}
+    if choices is not None:
+        _check_picks(form, data, choices, fields)
+    _raise_if(fields)
+    return {k: v for k, v in data.items() if k in form.field_names()}
+
+
+def check_known_fields(form: Form, data: dict[str, Any]) -> None:
+    """Refuse keys the form does not have — all a draft is checked for, the rest may be unfinished."""
+    _raise_if(_unknown(form, data))
+
+
+def _unknown(form: Form, data: dict[str, Any]) -> dict[str, dict[str, str]]:
+    if not isinstance(data, dict):
+        raise InvalidInput("表单数据必须是对象。", "Form data must be a JSON object.")
+    return {key: {"message_zh": f"未知字段：{key}。", "message_en": f"Unknown field: {key}."}
+            for key in sorted(set(data) - set(form.field_names()))}
+
+
+def _raise_if(fields: dict[str, dict[str, str]]) -> None:
     if fields:
         raise FormInvalid("表单有错误，请修改后再提交。", "The form has errors; correct them and submit again.",
                           {"fields": fields})
-    return {k: v for k, v in data.items() if k in allowed}

@@ -18,12 +18,12 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnviron
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Table, bindparam, delete, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskDraft, TaskStatus
+from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus
 
 from . import audit, cases, notify, projection, returns
 from .actors import Actor
@@ -31,6 +31,7 @@ from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
+from .drafts import DISCARD_DRAFTS
 from .errors import (
     DelegationPending,
     EngineFailure,
@@ -45,6 +46,7 @@ from .errors import (
 from .forms import validate
 from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
+from .pickers import CaseChoices
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready
 
@@ -190,7 +192,8 @@ def _submission(session: Session, ctx: EngineContext, task: HumanTask, parsed: P
                 data: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
     if data is not None:
         from .content import evidence_lookup  # content builds on this module
-        return validate(ctx.forms.get(task.form_key), data, attachments=evidence_lookup(session, task.instance_id))
+        return validate(ctx.forms.get(task.form_key), data, CaseChoices(session, task.instance),
+                        attachments=evidence_lookup(session, task.instance_id))
     info = parsed.task(task.bpmn_id)
     if info is None or info.return_with is None:
         raise ReturnNotAllowed("流程图未允许在此环节退回。", "The diagram allows no return from this step.")
@@ -271,8 +274,6 @@ def _is_return(parsed: ParsedDefinition, task: HumanTask, clean: dict[str, Any])
 
 _TASKS = cast(Table, HumanTask.__table__)
 _INSTANCES = cast(Table, ProcessInstance.__table__)
-DISCARD_DRAFTS = delete(cast(Table, TaskDraft.__table__)).where(
-    cast(Table, TaskDraft.__table__).c.task_id == bindparam("task_id"))
 
 
 def _close_statement(claimed: bool) -> Any:
