@@ -25,8 +25,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 
 
 @pytest.fixture
-def server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
-    """The demo system (as `make run` shows it) on an embedded database, at the returned base URL."""
+def browser_db(sqlite_template: Path, tmp_path: Path) -> str:
+    """The embedded database the server runs on, with the demo system loaded; a test may add to it."""
     SPEC_CACHE.clear()
     db_path = tmp_path / "browser.db"
     shutil.copy(sqlite_template, db_path)
@@ -38,8 +38,14 @@ def server(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     with transaction(factory) as session:
         demo.load(session, ctx)
     engine.dispose()
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "ENGINE_CONTEXT": ctx,
-                      "DEPLOY_SHIPPED_WORKFLOWS": False})
+    return url
+
+
+@pytest.fixture
+def server(browser_db: str) -> Iterator[str]:
+    """The demo system (as `make run` shows it) on an embedded database, at the returned base URL."""
+    app = create_app({"DATABASE_URL": browser_db, "SECRET_KEY": "browser-test",
+                      "ENGINE_CONTEXT": EngineContext.default(), "DEPLOY_SHIPPED_WORKFLOWS": False})
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
