@@ -253,24 +253,27 @@ def gunicorn(db_url: str, demo: Demo, tmp_path: Path) -> Iterator[str]:
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": db_url, "SECRET_KEY": "concurrency-test", "XUNCHA_DEPLOY_SHIPPED": "0",
            "XUNCHA_INSTANCE_DIR": str(tmp_path / "instance")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4", "--preload",
-         "--timeout", "120", "--log-level", "warning", "web:create_app()"],
-        env=env, cwd=Path(__file__).resolve().parents[2], stderr=subprocess.PIPE, text=True)
+    log = tmp_path / "gunicorn.log"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "4", "--preload",
+             "--timeout", "120", "--log-level", "warning", "web:create_app()"],
+            env=env, cwd=Path(__file__).resolve().parents[2], stderr=stderr)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            if Client(base).request("GET", "/login")[0] == 200:
-                break
-        except OSError:
-            pass
-        assert process.poll() is None, process.communicate()[1]
-        assert time.monotonic() < deadline, "gunicorn did not start"
-        time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.communicate(timeout=30)
+    try:
+        while True:
+            try:
+                if Client(base).request("GET", "/login")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 def test_exactly_one_of_twenty_processes_claiming_through_gunicorn_wins(
