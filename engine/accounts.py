@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from models import ApiToken, User
 
+from . import audit
 from .actors import Actor, actor_for
-from .errors import AuthenticationFailed
+from .errors import AuthenticationFailed, InvalidInput
 
 _HASHER = PasswordHasher()
+LOCALES = ("zh_CN", "en")  # the languages messages come in (every XunchaError has both)
 TOKEN_LIFETIME = timedelta(hours=12)
 # Verifying against this keeps the time of a login with an unknown name like that of a wrong password.
 _DUMMY_HASH = _HASHER.hash("not-a-real-password")
@@ -64,4 +66,21 @@ def revoke_token(session: Session, token: str, now: datetime) -> bool:
     if row is None or row.revoked_at is not None:
         return False
     row.revoked_at = now
+    return True
+
+
+def set_locale(session: Session, actor: Actor, locale: str, now: datetime) -> bool:
+    """The language the actor reads the system in; audited on the system stream when it changes."""
+    if locale not in LOCALES:
+        raise InvalidInput(f"不支持的语言：{locale}", f"Unsupported language: {locale}",
+                           {"locale": locale, "allowed": list(LOCALES)})
+    user = session.get(User, actor.user_id)
+    if user is None:
+        raise AuthenticationFailed("请先登录。", "Please log in.")
+    if user.locale == locale:
+        return False
+    before, user.locale = user.locale, locale
+    audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("locale_changed", {
+        "username": user.username, "before": before, "after": locale})],
+        at=now, actor_id=user.id, actor_name=user.username)
     return True

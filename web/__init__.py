@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 
 from engine.bootstrap import deploy_shipped
 
-from . import config, db, display, errors
+from . import config, db, display, errors, i18n
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     errors.register(app)
     display.install(app)
+    i18n.install(app)
     _register_blueprints(app)
     _security_headers(app)
     if app.config.get("DEPLOY_SHIPPED_WORKFLOWS"):

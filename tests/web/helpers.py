@@ -58,6 +58,9 @@ class Caller:
     def post(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kwargs: Any) -> TestResponse:
         return self.client.post(API + path, json=json, headers=self._headers(headers), **kwargs)
 
+    def put(self, path: str, json: Any = None, headers: dict[str, str] | None = None, **kwargs: Any) -> TestResponse:
+        return self.client.put(API + path, json=json, headers=self._headers(headers), **kwargs)
+
     def ok(self, method: str, path: str, json: Any = None, status: int = 200) -> Any:
         response = self.get(path) if method == "GET" else self.post(path, json=json)
         assert response.status_code == status, (method, path, response.status_code, response.get_json())

@@ -141,7 +141,7 @@ def test_a_number_that_does_not_convert_is_kept_for_the_validator_to_reject() ->
         validate(form, data)
     rendered = render_fields(form, data, raised.value.details["fields"])
     assert rendered.fields[0].value == "七"
-    assert rendered.fields[0].error == "格式不正确。"
+    assert rendered.fields[0].error == "请输入整数。"
 
 
 def test_rows_with_gaps_are_compacted_and_empty_rows_dropped() -> None:

@@ -64,7 +64,7 @@ def test_an_invalid_field_is_shown_next_to_it_and_nothing_changes(
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     field = html.split('for="feedback_received_on"')[1].split("</div>")[0]
-    assert "格式不正确" in field and 'value="2026-13-45"' in field
+    assert "请输入有效日期" in field and 'value="2026-13-45"' in field
     assert "会议已召开" in html
     after = task_row(factory, task.id)
     assert after.status == TaskStatus.READY and after.assignee_id is None

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from . import audit, auth, cases, definitions, instances, tasks
+from . import audit, auth, cases, definitions, drafts, instances, tasks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_token)
@@ -46,6 +46,8 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/tasks/<int:task_id>/assign", "POST", tasks.assign_task),
     ("/tasks/<int:task_id>/delegate", "POST", tasks.delegate_task),
     ("/tasks/<int:task_id>/complete", "POST", tasks.complete_task),
+    ("/tasks/<int:task_id>/draft", "GET", drafts.get_draft),
+    ("/tasks/<int:task_id>/draft", "PUT", drafts.save_draft),
     ("/audit/verify", "GET", audit.verify_audit_trail),
 ]
 

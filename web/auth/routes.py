@@ -10,11 +10,12 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from engine.accounts import set_locale
 from engine.actors import actor_for
 from engine.errors import AuthenticationFailed
 from models import User
 
-from ..db import db, writing
+from ..db import ctx, db, writing
 from .credentials import record_login, verify_login
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -92,3 +93,12 @@ def login() -> Response | str:
 def logout() -> Response:
     session.clear()
     return redirect(url_for("auth.login"))
+
+
+@bp.post("/locale")
+@login_required
+def change_locale() -> Response:
+    """中文 / English: the language messages are shown in, kept on the user (User.locale)."""
+    set_locale(db(), g.actor, request.form.get("locale", ""), ctx().clock.now())
+    db().commit()
+    return redirect(_safe_next(request.form.get("next")))

@@ -3,20 +3,23 @@ submission turned back into typed JSON for engine.forms.validate, the one valida
 
 Rows of an array of objects are named ``<field>-<index>-<column>``; the indices need not be
 contiguous (a row removed in the browser leaves a gap), and a row left entirely empty is dropped.
+Error messages are shown in the reader's language (``locale``); labels come from the schema as written.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import Form
+from engine.forms import PICKER_WIDGETS, Choices, Form
 
 ROW_PLACEHOLDER = "__index__"  # replaced by forms.js when it clones the template row
 RADIO_MAX_OPTIONS = 3
+CHECKBOXES_MAX_OPTIONS = 8  # more options than this are a <select multiple>, unless the ui says checkboxes
 _MISSING = object()
 
 
@@ -27,9 +30,13 @@ class Field:
     title: str
     description: str = ""
     required: bool = False
-    widget: str = "text"  # text textarea date integer number select radio checkbox pledge checkboxes table
+    # text textarea date integer number select radio checkbox pledge checkboxes multiselect user org table
+    widget: str = "text"
     value: Any = None
     options: list[str] = field(default_factory=list)
+    choices: list[tuple[str, str]] = field(default_factory=list)  # user/org: (value, label)
+    minimum: float | None = None  # integer/number: the schema's bounds, as input attributes
+    maximum: float | None = None
     rows: int = 3
     error: str | None = None
     columns: list[Field] = field(default_factory=list)  # table: the template row
@@ -60,10 +67,16 @@ def _is_table(schema: dict[str, Any]) -> bool:
 
 def _widget(schema: dict[str, Any], ui: dict[str, Any], in_table: bool) -> str:
     kind = schema.get("type")
+    hint = ui.get("ui:widget")
     if _is_table(schema):
         return "table"
     if kind == "array" and "enum" in schema.get("items", {}):
-        return "checkboxes"
+        few = len(schema["items"]["enum"]) <= CHECKBOXES_MAX_OPTIONS
+        if hint == "checkboxes" or (few and hint not in ("select", "multiselect")):
+            return "checkboxes"
+        return "multiselect"
+    if kind == "string" and hint in PICKER_WIDGETS:
+        return str(hint)
     if kind == "boolean":
         return "pledge" if schema.get("const") is True else "checkbox"
     if kind in ("integer", "number"):
@@ -76,20 +89,51 @@ def _widget(schema: dict[str, Any], ui: dict[str, Any], in_table: bool) -> str:
     return "textarea" if ui.get("ui:widget") == "textarea" else "text"
 
 
+@dataclass
+class _Context:
+    """What every field of one rendering shares."""
+
+    errors: dict[str, dict[str, str]]
+    locale: str
+    choices: Choices | None
+
+    def message(self, path: str, *, with_items: bool = False) -> str | None:
+        """The error at ``path`` in the reader's language; ``with_items`` also takes an error on one
+        of its values (``sanctions.1``), which has no input of its own."""
+        error = self.errors.get(path)
+        if error is None and with_items:
+            error = next((e for p, e in self.errors.items() if p.startswith(f"{path}.")), None)
+        return localised(error, self.locale) if error else None
+
+    def picks(self, widget: str, ui: dict[str, Any], value: Any) -> list[tuple[str, str]]:
+        """The picker's options; a value that is not among them is kept (shown with its error)."""
+        found = self.choices.options(widget, ui.get("ui:options", {})) if self.choices is not None else []
+        picks = [(c.value, c.label) for c in found]
+        if isinstance(value, str) and value and value not in {v for v, _ in picks}:
+            picks.append((value, value))
+        return picks
+
+
+def localised(error: dict[str, str], locale: str) -> str:
+    """One entry of FormInvalid's ``details["fields"]`` in the reader's language."""
+    return error["message_en"] if locale.startswith("en") else error["message_zh"]
+
+
 def _field(name: str, path: str, schema: dict[str, Any], ui: dict[str, Any], required: bool, value: Any,
-           errors: dict[str, dict[str, str]], in_table: bool = False) -> Field:
+           context: _Context, in_table: bool = False) -> Field:
     widget = _widget(schema, ui, in_table)
     options = schema.get("enum") or schema.get("items", {}).get("enum") or []
-    error = errors.get(path)
     return Field(name=name, path=path, title=str(schema.get("title", name)),
                  description=str(schema.get("description", "")), required=required, widget=widget,
                  value=value, options=[str(o) for o in options], rows=int(ui.get("ui:options", {}).get("rows", 3)),
-                 error=error["message_zh"] if error else None)
+                 error=context.message(path, with_items=widget in ("checkboxes", "multiselect")),
+                 choices=context.picks(widget, ui, value) if widget in PICKER_WIDGETS else [],
+                 minimum=schema.get("minimum"), maximum=schema.get("maximum"))
 
 
 def _table(name: str, schema: dict[str, Any], ui: dict[str, Any], required: bool, rows: Any,
-           errors: dict[str, dict[str, str]]) -> Field:
-    table = _field(name, name, schema, ui, required, None, errors)
+           context: _Context) -> Field:
+    table = _field(name, name, schema, ui, required, None, context)
     item_schema = schema["items"]
     item_ui = ui.get("items", {})
     properties = item_schema.get("properties", {})
@@ -98,7 +142,7 @@ def _table(name: str, schema: dict[str, Any], ui: dict[str, Any], required: bool
 
     def row(index: Any, values: dict[str, Any]) -> list[Field]:
         return [_field(f"{name}-{index}-{col}", f"{name}.{index}.{col}", properties[col], item_ui.get(col, {}),
-                       col in needed, values.get(col), errors, in_table=True) for col in columns]
+                       col in needed, values.get(col), context, in_table=True) for col in columns]
 
     table.columns = row(ROW_PLACEHOLDER, {})
     values = [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
@@ -106,10 +150,12 @@ def _table(name: str, schema: dict[str, Any], ui: dict[str, Any], required: bool
     return table
 
 
-def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, str]] | None = None
-                  ) -> RenderedForm:
-    """The form's fields in display order, each with its value (or schema default) and its error."""
+def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, str]] | None = None, *,
+                  locale: str = "zh_CN", choices: Choices | None = None) -> RenderedForm:
+    """The form's fields in display order, each with its value (or schema default) and its error in
+    the reader's ``locale``; user and organisation pickers offer ``choices`` (the case's)."""
     errors = errors or {}
+    context = _Context(errors, locale, choices)
     properties = form.schema.get("properties", {})
     required = set(form.schema.get("required", []))
     fields = []
@@ -117,12 +163,15 @@ def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, 
         schema, ui = properties[name], form.ui.get(name, {})
         value = data.get(name, schema.get("default"))
         if _is_table(schema):
-            fields.append(_table(name, schema, ui, name in required, value, errors))
+            fields.append(_table(name, schema, ui, name in required, value, context))
         else:
-            fields.append(_field(name, name, schema, ui, name in required, value, errors))
+            fields.append(_field(name, name, schema, ui, name in required, value, context))
     shown = {f.path for f in fields} | {c.path for f in fields for row in f.table_rows for c in row}
-    general = [e["message_zh"] if path == "_form" else f"{path}：{e['message_zh']}"
-               for path, e in errors.items() if path not in shown]
+    choice_lists = {f.path for f in fields if f.widget in ("checkboxes", "multiselect")}
+    colon = ": " if locale.startswith("en") else "："
+    general = [localised(e, locale) if path == "_form" else f"{path}{colon}{localised(e, locale)}"
+               for path, e in errors.items()
+               if path not in shown and path.split(".")[0] not in choice_lists]
     return RenderedForm(fields, general, bool(errors))
 
 
@@ -139,7 +188,8 @@ def _scalar(schema: dict[str, Any], raw: str | None) -> Any:
         if kind == "integer":
             return int(text)
         if kind == "number":
-            return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+            number = int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+            return number if math.isfinite(number) else text  # "nan", "inf" are no amounts
     except ValueError:
         return text
     return text.replace("\r\n", "\n")

@@ -1,4 +1,4 @@
-"""One task: its case context, its form, and claiming, returning and completing it."""
+"""One task: its case context, its form, and claiming, returning, drafting and completing it."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import runtime
+from engine import drafts, runtime
 from engine.errors import FormInvalid, InvalidInput
 from engine.permissions import is_candidate
+from engine.pickers import CaseChoices
 from models import HumanTask, TaskStatus
 
 from .. import display
 from ..auth.routes import login_required
 from ..db import ctx, db
+from ..errors import locale
+from ..i18n import t
 from ..reads import record_case_read
 from .forms import add_row, parse_submission, render_fields
 
@@ -38,15 +41,30 @@ def _page(task: HumanTask, data: dict[str, Any] | None = None,
     ready = task.status == TaskStatus.READY
     view = runtime.task_view(db(), ctx(), task)
     form = ctx().forms.get(task.form_key)
-    may_act = ready and (task.assignee_id == actor.user_id or (task.assignee_id is None and is_candidate(actor, task)))
-    rendered = render_fields(form, _initial_data(task, view) if data is None else data, errors) \
+    holds = ready and task.assignee_id == actor.user_id
+    may_act = holds or (ready and task.assignee_id is None and is_candidate(actor, task))
+    # The holder's draft, when there is one, is what they were last working on: it wins over the task's data.
+    draft = drafts.load_draft(db(), actor, task.id) if holds and data is None else None
+    if data is None:
+        data = draft.data if draft is not None else _initial_data(task, view)
+    rendered = render_fields(form, data, errors, locale=locale(), choices=CaseChoices(db(), task.instance)) \
         if may_act else None
     record_case_read(task.instance, "task_page")
     return render_template(
         "tasks/show.html", task=task, form=form, rendered=rendered, context=view.context,
-        holder=display.holders(db(), [task])[task.id],
+        holder=display.holders(db(), [task])[task.id], draft=draft, draft_time=_saved_time(draft),
+        can_save_draft=holds,
         can_claim=ready and task.assignee_id is None and is_candidate(actor, task),
         can_unclaim=ready and task.assignee_id == actor.user_id)
+
+
+def _saved_time(draft: drafts.Draft | None) -> str:
+    """HH:MM for a draft saved today, with the date for an older one (local time)."""
+    if draft is None:
+        return ""
+    today = display.local_time(ctx().clock.now(), "%Y-%m-%d")
+    same_day = display.local_time(draft.saved_at, "%Y-%m-%d") == today
+    return display.local_time(draft.saved_at, "%H:%M" if same_day else "%Y-%m-%d %H:%M")
 
 
 @bp.route("/tasks/<int:task_id>")
@@ -60,7 +78,7 @@ def show(task_id: int) -> str:
 def claim(task_id: int) -> Response:
     runtime.claim_task(db(), ctx(), g.actor, task_id)
     db().commit()
-    flash("已签收，请办理。", "success")
+    flash(t("已签收，请办理。", "Claimed; the task is yours to handle."), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -69,7 +87,7 @@ def claim(task_id: int) -> Response:
 def unclaim(task_id: int) -> Response:
     runtime.unclaim_task(db(), ctx(), g.actor, task_id)
     db().commit()
-    flash("已退回组待办。", "success")
+    flash(t("已退回组待办。", "Returned to the group queue."), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -88,6 +106,8 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     data = parse_submission(form, request.form)
     if table := request.form.get("_add_row"):
         return _page(task, add_row(data, form, table)), 200
+    if request.form.get("_action") == "draft":
+        return _save_draft(task, data)
     try:
         runtime.complete_task(session, ctx(), g.actor, task_id, data, expected_revision=_revision(
             request.form.get("revision")), claim_if_free=True)
@@ -95,5 +115,20 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         session.rollback()
         return _page(task, data, exc.details.get("fields", {})), 422
     session.commit()
-    flash("已提交，案件进入下一环节。", "success")
+    flash(t("已提交，案件进入下一环节。", "Submitted; the case moves on to its next step."), "success")
     return redirect(url_for("cases.show", instance_id=task.instance_id))
+
+
+def _save_draft(task: HumanTask, data: dict[str, Any]) -> Response | tuple[str, int]:
+    """保存草稿: the second submit button of the task form. The same revision check as submitting;
+    the task itself (and so its revision) does not change."""
+    session = db()
+    try:
+        drafts.save_draft(session, ctx(), g.actor, task.id, data,
+                          expected_revision=_revision(request.form.get("revision")))
+    except FormInvalid as exc:
+        session.rollback()
+        return _page(task, data, exc.details.get("fields", {})), 422
+    session.commit()
+    flash(t("草稿已保存。", "Draft saved."), "success")
+    return redirect(url_for("tasks.show", task_id=task.id))
