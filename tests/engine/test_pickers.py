@@ -97,6 +97,8 @@ def test_pickers_in_table_rows_are_checked_cell_by_cell(factory, ctx, demo):
         with pytest.raises(FormInvalid) as caught:
             validate(form, data, choices)
         assert caught.value.details["fields"] == {
-            "copies.1.org": {"message_zh": "不能在此选择单位 U-EDU。", "message_en": "Organisation U-EDU cannot be chosen here."},
-            "copies.2.org": {"message_zh": "单位 NOWHERE 不存在。", "message_en": "Organisation NOWHERE does not exist."}}
+            "copies.1.org": {"message_zh": "不能在此选择单位 U-EDU。",
+                             "message_en": "Organisation U-EDU cannot be chosen here."},
+            "copies.2.org": {"message_zh": "单位 NOWHERE 不存在。",
+                             "message_en": "Organisation NOWHERE does not exist."}}
         assert validate(form, {"copies": [{"org": "JW"}]}, choices) == {"copies": [{"org": "JW"}]}
