@@ -26,6 +26,8 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
@@ -34,14 +36,16 @@ from urllib.parse import urlencode
 from urllib.request import HTTPCookieProcessor, HTTPRedirectHandler, OpenerDirector, Request, build_opener
 
 import pytest
-from sqlalchemy import Engine, select
+from flask import Flask
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import make_server
 
 import engine.audit
 from engine import audit
+from engine.accounts import issue_token
 from engine.context import EngineContext
-from engine.db import READ_ONLY, make_session_factory
+from engine.db import READ_ONLY, make_session_factory, transaction
 from engine.demo import DEMO_PASSWORD, Demo
 from models import AuditEvent, Base, HumanTask, ProcessInstance, TaskStatus, User
 from tests.helpers import add_user, open_rectification, ready_task, ready_tasks, task_row
@@ -53,17 +57,25 @@ CONTENDERS = 20
 # -- a real server and real clients -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server(db_url: str, demo: Demo, ctx: EngineContext) -> Iterator[str]:
-    """The app (as in production: not in testing mode, CSRF on) on a threaded HTTP server."""
-    app = make_app(db_url, ctx, TESTING=False)
+@contextmanager
+def serving(app: Flask) -> Iterator[str]:
+    """The app on a threaded HTTP server, at the returned base URL."""
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join(timeout=10)
-    app.extensions["xuncha.engine"].dispose()
+    try:
+        yield f"http://127.0.0.1:{http.server_port}"
+    finally:
+        http.shutdown()
+        thread.join(timeout=10)
+        app.extensions["xuncha.engine"].dispose()
+
+
+@pytest.fixture
+def server(db_url: str, demo: Demo, ctx: EngineContext) -> Iterator[str]:
+    """The app as in production (not in testing mode, CSRF on)."""
+    with serving(make_app(db_url, ctx, TESTING=False)) as base:
+        yield base
 
 
 class _NoRedirects(HTTPRedirectHandler):
@@ -74,10 +86,10 @@ class _NoRedirects(HTTPRedirectHandler):
 class Client:
     """One person's own connection to the server: cookies for the pages, or a bearer token for the API."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, token: str | None = None):
         self.base = base
         self.opener: OpenerDirector = build_opener(HTTPCookieProcessor(CookieJar()), _NoRedirects())
-        self.token: str | None = None
+        self.token = token
 
     def request(self, method: str, path: str, *, form: dict[str, str] | None = None,
                 body: Any = None) -> tuple[int, str]:
@@ -187,6 +199,14 @@ def liaisons(factory: sessionmaker[Session], password_hash: str, count: int) -> 
     return names
 
 
+def issue_tokens(factory: sessionmaker[Session], usernames: list[str], now: datetime) -> dict[str, str]:
+    """A bearer token for each, issued straight into the database: twenty logins (each a deliberately slow
+    password check) are not what these tests are about. The API's own token endpoint is used elsewhere."""
+    with transaction(factory) as session:
+        users = {u.username: u for u in session.execute(select(User).where(User.username.in_(usernames))).scalars()}
+        return {name: issue_token(session, users[name], now)[0] for name in usernames}
+
+
 def is_a_clear_conflict(status: int, body: Any, code: str, zh: str) -> bool:
     return status == 409 and body["error"]["code"] == code and zh in body["error"]["message"]
 
@@ -199,7 +219,8 @@ def test_exactly_one_of_twenty_threads_claiming_over_http_wins(
         db_url: str) -> None:
     iid = open_rectification(factory, ctx, demo)
     task = ready_task(factory, iid, "receive_feedback")
-    people = {name: Client(server).get_token(name) for name in liaisons(factory, demo_password_hash, CONTENDERS)}
+    names = liaisons(factory, demo_password_hash, CONTENDERS)
+    people = {name: Client(server, token) for name, token in issue_tokens(factory, names, ctx.clock.now()).items()}
 
     outcomes = dict(zip(people, at_once([
         lambda c=client: c.api("POST", f"/tasks/{task.id}/claim") for client in people.values()]), strict=True))
@@ -283,7 +304,7 @@ def test_exactly_one_of_twenty_processes_claiming_through_gunicorn_wins(
     iid = open_rectification(factory, ctx, demo)
     task = ready_task(factory, iid, "receive_feedback")
     names = liaisons(factory, demo_password_hash, CONTENDERS)
-    tokens = [Client(gunicorn).get_token(name).token for name in names]
+    tokens = issue_tokens(factory, names, datetime.now(UTC)).values()  # gunicorn runs on the real clock
     clients = [subprocess.Popen([sys.executable, "-S", "-c", CLIENT, f"{gunicorn}{API}/tasks/{task.id}/claim",
                                  str(token)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
                for token in tokens]
@@ -450,3 +471,49 @@ def test_a_step_failing_after_its_projections_are_written_leaves_everything_as_i
     assert len(ready_tasks(factory, iid, "draft_plan")) == 1
     with make_session_factory(sql_engine, read_only=True)() as session:
         assert audit.verify(session).ok
+
+
+# -- a lock wait that runs out ------------------------------------------------------------------------------
+
+
+def impatient(engine: Engine) -> None:
+    """Make the app's connections give up waiting for a lock after 0.3 s instead of the usual 30 s."""
+    @event.listens_for(engine, "connect")
+    def _short_lock_wait(dbapi_connection: Any, _record: Any) -> None:
+        if engine.dialect.name == "sqlite":
+            dbapi_connection.execute("PRAGMA busy_timeout=300")
+            return
+        dbapi_connection.autocommit = True
+        dbapi_connection.execute("SET lock_timeout = '300ms'")
+        dbapi_connection.autocommit = False
+
+
+@contextmanager
+def holding_the_case(sql_engine: Engine, instance_id: int) -> Iterator[None]:
+    """Someone else's long step: the case's row lock (on SQLite, the database's write lock) held."""
+    with sql_engine.connect() as conn:
+        conn.execute(select(ProcessInstance.id).where(ProcessInstance.id == instance_id).with_for_update())
+        yield
+        conn.rollback()
+
+
+def test_a_lock_wait_that_runs_out_is_a_clear_503_and_writes_nothing(
+        db_url: str, demo: Demo, ctx: EngineContext, factory: sessionmaker[Session], sql_engine: Engine) -> None:
+    iid = open_rectification(factory, ctx, demo)
+    task = ready_task(factory, iid, "receive_feedback")
+    app = make_app(db_url, ctx, TESTING=False)
+    impatient(app.extensions["xuncha.engine"])
+    with serving(app) as base:
+        api, person = Client(base).get_token("unit1"), Client(base).log_in("unit1")
+        form = {"csrf_token": csrf_token(person.request("GET", f"/tasks/{task.id}")[1])}
+        before = everything(sql_engine)
+        with holding_the_case(sql_engine, iid):
+            status, body = api.api("POST", f"/tasks/{task.id}/claim")
+            page_status, page = person.request("POST", f"/tasks/{task.id}/claim", form=form)
+        assert status == 503 and body["error"]["code"] == "busy", body
+        assert "系统繁忙，操作未生效" in body["error"]["message"]
+        assert page_status == 503 and "系统繁忙，操作未生效" in page
+        assert everything(sql_engine) == before
+        # Once the other step is done, trying again works.
+        status, body = api.api("POST", f"/tasks/{task.id}/claim")
+        assert status == 200 and body["assignee"] == "unit1"
