@@ -12,7 +12,8 @@ tokens. What is proved, on SQLite and on PostgreSQL:
   on by exactly one step;
 * a form opened before the task changed is refused with a clear 409 and writes nothing;
 * a step that fails half-way (after the projections are written) leaves the database exactly as
-  it was, and the same step then succeeds.
+  it was, and the same step then succeeds;
+* a lock wait that runs out is a clear 503 ("nothing was changed"), and nothing was.
 """
 
 from __future__ import annotations
