@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -17,16 +17,17 @@ from .errors import FormInvalid, InvalidInput
 
 GENERIC_FORM_KEY = "generic"
 
-# The form a user task gets when its diagram names none: a comment (evidence uploads come with issue 4).
+# The form a user task gets when its diagram names none: a comment and evidence files (attachment ids).
 GENERIC_SCHEMA: dict[str, Any] = {
     "title": "办理",
     "type": "object",
     "properties": {
         "comment": {"type": "string", "title": "办理意见", "maxLength": 5000},
+        "attachments": {"type": "array", "title": "附件", "items": {"type": "integer"}, "uniqueItems": True},
     },
     "required": [],
 }
-GENERIC_UI: dict[str, Any] = {"comment": {"ui:widget": "textarea"}}
+GENERIC_UI: dict[str, Any] = {"comment": {"ui:widget": "textarea"}, "attachments": {"ui:widget": "file"}}
 
 # String fields whose value must be one of the case's people ("user": a user name) or organisations
 # ("org": an organisation code). Which ones is the case's business, not the schema's: see Choices.
@@ -209,13 +210,42 @@ def _check_picks(form: Form, data: dict[str, Any], choices: Choices, fields: dic
         fields[path] = {"message_zh": zh.format(v=value), "message_en": en.format(v=value)}
 
 
-def validate(form: Form, data: dict[str, Any], choices: Choices | None = None) -> dict[str, Any]:
+FILE_WIDGET = "file"
+# Which of these attachment ids are live files of the case the form is for.
+AttachmentLookup = Callable[[Collection[int]], set[int]]
+
+
+def file_fields(form: Form) -> list[str]:
+    """Fields holding evidence attachments: ``"ui:widget": "file"``, a list of attachment ids."""
+    return [name for name in form.field_names()
+            if isinstance(hints := form.ui.get(name), dict) and hints.get("ui:widget") == FILE_WIDGET]
+
+
+def _check_attachments(form: Form, data: dict[str, Any], attachments: AttachmentLookup | None,
+                       fields: dict[str, dict[str, str]]) -> None:
+    for name in file_fields(form):
+        value = data.get(name)
+        if name in fields or not isinstance(value, list):
+            continue  # absent, or already wrong for the schema
+        ids = [v for v in value if isinstance(v, int) and not isinstance(v, bool)]
+        unknown = sorted(set(ids) - (attachments(ids) if attachments is not None and ids else set()))
+        if unknown:
+            listed = "、".join(map(str, unknown))
+            fields[name] = {"message_zh": f"附件 {listed} 不属于本案件或已撤回。",
+                            "message_en": f"Attachment(s) {', '.join(map(str, unknown))} are not files of this "
+                                          "case, or were withdrawn."}
+
+
+def validate(form: Form, data: dict[str, Any], choices: Choices | None = None,
+             attachments: AttachmentLookup | None = None) -> dict[str, Any]:
     """Check ``data`` against the form; return only the form's own fields.
 
     Unknown keys are refused rather than dropped: a client that sends them has misunderstood the
     form, and silently ignoring input is how data gets lost. Picker fields (``"ui:widget": "user"``
     or ``"org"``) must name one of ``choices``; whoever completes a task passes the case's
-    (engine.pickers.CaseChoices). Without ``choices`` only the schema is checked.
+    (engine.pickers.CaseChoices). Without ``choices`` only the schema is checked. File fields
+    (``"ui:widget": "file"``) hold attachment ids, which ``attachments`` must know as live files of
+    the task's case (engine.content.evidence_lookup); without it no id is accepted.
     """
     fields = _unknown(form, data)
     for error in sorted(form.validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
@@ -226,6 +256,7 @@ def validate(form: Form, data: dict[str, Any], choices: Choices | None = None) -
         fields[path] = {"message_zh": zh, "message_en": en}
     if choices is not None:
         _check_picks(form, data, choices, fields)
+    _check_attachments(form, data, attachments, fields)
     _raise_if(fields)
     return {k: v for k, v in data.items() if k in form.field_names()}
 

@@ -12,7 +12,11 @@ from .org import User
 
 
 class Attachment(Base):
-    """A file stored outside the database (``storage_key`` under the upload folder), by checksum."""
+    """A file stored outside the database (``storage_key`` under the upload folder), by checksum.
+
+    Nothing is deleted: a file uploaded by mistake is withdrawn (``removed_at``), which hides it from
+    downloads while the row, the stored file and the audit trail keep it.
+    """
 
     __tablename__ = "attachment"
 
@@ -26,8 +30,12 @@ class Attachment(Base):
     storage_key: Mapped[str] = mapped_column(String(255))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    removal_reason: Mapped[str | None] = mapped_column(String(500))
 
-    uploaded_by: Mapped[User] = relationship()
+    uploaded_by: Mapped[User] = relationship(foreign_keys=[uploaded_by_id])
+    removed_by: Mapped[User | None] = relationship(foreign_keys=[removed_by_id])
 
 
 class Comment(Base):

@@ -121,8 +121,8 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def ctx(clock: FrozenClock) -> EngineContext:
-    return EngineContext.default(clock=clock)
+def ctx(clock: FrozenClock, tmp_path: Path) -> EngineContext:
+    return EngineContext.default(clock=clock, attachments_dir=tmp_path / "attachments")
 
 
 @pytest.fixture

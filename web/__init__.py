@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g
@@ -22,6 +23,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment())
     app.config.update(overrides or {})
     db.init_app(app)
+    _configure_uploads(app)
     csrf.init_app(app)
     errors.register(app)
     display.install(app)
@@ -38,13 +40,14 @@ def _register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_bp
     from .auth.routes import load_session_actor
     from .cases.routes import bp as cases_bp
+    from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
     from .tasks.routes import bp as tasks_bp
 
     app.before_request(load_session_actor)
-    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp):
+    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, content_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
@@ -52,6 +55,14 @@ def _register_blueprints(app: Flask) -> None:
     @app.context_processor
     def _inject() -> dict[str, Any]:
         return {"actor": g.get("actor")}
+
+
+def _configure_uploads(app: Flask) -> None:
+    """Evidence files go where the configuration says (a context handed in whole, as tests do, keeps its own)."""
+    if app.config.get("ENGINE_CONTEXT") is None:
+        context = app.extensions["xuncha.context"]
+        context.attachments_dir = Path(app.config["ATTACHMENTS_DIR"])
+        context.max_upload_bytes = int(app.config["MAX_UPLOAD_BYTES"])
 
 
 def _security_headers(app: Flask) -> None:

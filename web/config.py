@@ -22,12 +22,23 @@ def _secret_key() -> str:
     return path.read_text().strip()
 
 
+REQUEST_ALLOWANCE = 1024 * 1024
+
+
+def _max_upload_bytes() -> int:
+    return int(os.environ.get("XUNCHA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024))
+
+
 def from_environment() -> dict[str, object]:
     return {
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xuncha.db'}"),
         "SECRET_KEY": _secret_key(),
         "WORKFLOWS_DIR": Path(os.environ.get("XUNCHA_WORKFLOWS_DIR", ROOT / "workflows")),
-        "MAX_CONTENT_LENGTH": int(os.environ.get("XUNCHA_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+        # Each uploaded file is checked against MAX_UPLOAD_BYTES by the engine, which names the file;
+        # a whole request may carry the form around it too.
+        "MAX_UPLOAD_BYTES": _max_upload_bytes(),
+        "MAX_CONTENT_LENGTH": _max_upload_bytes() + REQUEST_ALLOWANCE,
+        "ATTACHMENTS_DIR": Path(os.environ.get("XUNCHA_ATTACHMENTS_DIR", INSTANCE_DIR / "attachments")),
         "DEPLOY_SHIPPED_WORKFLOWS": os.environ.get("XUNCHA_DEPLOY_SHIPPED", "1") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -29,7 +29,9 @@ LABELS: dict[str, dict[str, str]] = {
     "event": {"instance_started": "启动", "task_created": "生成任务", "task_claimed": "签收任务",
               "task_unclaimed": "退回任务", "task_assigned": "分派", "task_completed": "办理完成",
               "task_cancelled": "任务取消", "case_updated": "台账更新", "instance_completed": "办结",
-              "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "转办"},
+              "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "转办",
+              "comment_added": "发表评论", "attachment_added": "上传材料", "attachment_removed": "撤回材料",
+              "attachment_downloaded": "下载材料"},
     "entity": {"clue": "问题线索", "rectification_item": "整改事项"},
     "case_kind": {"clue": "问题线索", "rectification": "巡察整改"},
 }

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import XunchaError
 
@@ -64,6 +64,17 @@ def register(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
         return _respond(400, "csrf_failed", "页面已过期，请刷新后重试。", "The page expired; reload and try again.")
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(error: RequestEntityTooLarge) -> Response:
+        """A request over MAX_CONTENT_LENGTH: say what the limit for a file is."""
+        limit = current_app.config.get("MAX_UPLOAD_BYTES")
+        whole = current_app.config.get("MAX_CONTENT_LENGTH")
+        if not limit or not whole or (request.content_length or 0) <= whole:
+            return _http(error)
+        size = f"{int(limit) / (1024 * 1024):g} MB"
+        return _respond(413, "too_large", f"上传的内容过大：每个文件不得超过 {size}。",
+                        f"The upload is too large: each file may be at most {size}.", {"max_bytes": int(limit)})
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,22 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
                                                            json={"data": {"handover_list": "报告 1 份"}}))
     check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete",
                                                            json={"data": {"handover_list": "报告 1 份"}}))
+    comments, attachments = "/instances/{instance_id}/comments", "/instances/{instance_id}/attachments"
+    check("POST", comments, office.post(f"/instances/{clue_instance}/comments", json={"body": "请核对清单"}))
+    check("POST", comments, office.post(f"/instances/{clue_instance}/comments", json={"body": " "}))
+    check("GET", comments, office.get(f"/instances/{clue_instance}/comments"))
+    check("GET", comments, unit.get(f"/instances/{clue_instance}/comments"))
+    pdf = check("POST", attachments, unit.post(f"/instances/{rect_instance}/attachments",
+                                               data={"file": (BytesIO(b"%PDF-1.4\n%%EOF\n"), "整改报告.pdf")}))
+    check("POST", attachments, unit.post(f"/instances/{rect_instance}/attachments",
+                                         data={"file": (BytesIO(b"<html></html>"), "page.html")}))
+    check("GET", attachments, unit.get(f"/instances/{rect_instance}/attachments"))
+    check("GET", "/attachments/{attachment_id}", unit.get(f"/attachments/{pdf['id']}"))
+    check("GET", "/attachments/{attachment_id}/content", unit.get(f"/attachments/{pdf['id']}/content"))
+    withdraw = {"headers": {"Authorization": f"Bearer {unit.token}"}}
+    check("DELETE", "/attachments/{attachment_id}", api.client.delete(f"{API}/attachments/{pdf['id']}", **withdraw))
+    check("DELETE", "/attachments/{attachment_id}", api.client.delete(f"{API}/attachments/{pdf['id']}", **withdraw))
+    check("GET", "/attachments/{attachment_id}/content", unit.get(f"/attachments/{pdf['id']}/content"))
     check("GET", "/audit/verify", api("auditor1").get("/audit/verify"))
     check("GET", "/audit/verify", unit.get("/audit/verify"))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))

@@ -46,6 +46,8 @@ def _sample(schema: dict[str, Any]) -> Any:
         items = schema["items"]
         if items.get("type") == "object":
             return [{k: _sample(v) for k, v in items["properties"].items()} for _ in range(2)]
+        if items.get("type") == "integer":  # a file field: attachment ids
+            return [3, 4]
         return items["enum"][:2]
     if schema.get("format") == "date":
         return "2026-12-01"
@@ -63,7 +65,7 @@ def _flatten(form: Form, data: dict[str, Any]) -> MultiDict[str, str]:
                         flat.add(f"{name}-{index}-{column}", "true" if cell is True else str(cell))
         elif isinstance(value, list):
             for option in value:
-                flat.add(name, option)
+                flat.add(name, str(option))
         elif value is True:
             flat.add(name, "true")
         elif value is not False:
@@ -80,8 +82,8 @@ def test_every_shipped_form_renders_and_round_trips(key: str, page_app: Flask) -
     parsed = parse_submission(form, flat)
 
     assert parsed == data
-    assert validate(form, parsed) == data
-    rendered = render_fields(form, parsed)
+    assert validate(form, parsed, attachments=lambda ids: set(ids)) == data
+    rendered = render_fields(form, parsed, attachments=[(3, "甲.pdf"), (4, "乙.pdf")])
     assert {f.name for f in rendered.fields} == set(data)
     with page_app.test_request_context():
         html = render_template_string(MACRO, fields=rendered.fields)

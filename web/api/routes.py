@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from . import audit, auth, cases, definitions, drafts, instances, tasks
+from . import audit, auth, cases, content, definitions, drafts, instances, tasks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_token)
@@ -35,6 +35,13 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/instances", "POST", instances.start_instance),
     ("/instances/<int:instance_id>", "GET", instances.get_instance),
     ("/instances/<int:instance_id>/history", "GET", instances.instance_history),
+    ("/instances/<int:instance_id>/comments", "GET", content.list_comments),
+    ("/instances/<int:instance_id>/comments", "POST", content.add_comment),
+    ("/instances/<int:instance_id>/attachments", "GET", content.list_attachments),
+    ("/instances/<int:instance_id>/attachments", "POST", content.upload_attachment),
+    ("/attachments/<int:attachment_id>", "GET", content.get_attachment),
+    ("/attachments/<int:attachment_id>", "DELETE", content.remove_attachment),
+    ("/attachments/<int:attachment_id>/content", "GET", content.attachment_content),
     ("/clues", "GET", cases.list_clues),
     ("/clues/<int:clue_id>", "GET", cases.get_clue),
     ("/rectification-items", "GET", cases.list_rectification_items),

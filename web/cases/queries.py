@@ -84,4 +84,9 @@ def event_summary(event: AuditEvent) -> str:
         return f"{label(entity, 'entity')}：" + "；".join(parts)
     if kind == "timer_fired":
         return str(payload.get("bpmn_id", ""))
+    if kind in ("attachment_added", "attachment_removed", "attachment_downloaded"):
+        return str(payload.get("filename", ""))
+    if kind == "comment_added":
+        body = str(payload.get("body", ""))
+        return body if len(body) <= 60 else body[:60] + "…"
     return str(name)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from engine.forms import PICKER_WIDGETS, Choices, Form
+from engine.forms import FILE_WIDGET, PICKER_WIDGETS, Choices, Form
 
 ROW_PLACEHOLDER = "__index__"  # replaced by forms.js when it clones the template row
 RADIO_MAX_OPTIONS = 3
@@ -30,11 +31,11 @@ class Field:
     title: str
     description: str = ""
     required: bool = False
-    # text textarea date integer number select radio checkbox pledge checkboxes multiselect user org table
+    # text textarea date integer number select radio checkbox pledge checkboxes multiselect user org file table
     widget: str = "text"
     value: Any = None
     options: list[str] = field(default_factory=list)
-    choices: list[tuple[str, str]] = field(default_factory=list)  # user/org: (value, label)
+    choices: list[tuple[str, str]] = field(default_factory=list)  # user/org/file: (value, label)
     minimum: float | None = None  # integer/number: the schema's bounds, as input attributes
     maximum: float | None = None
     rows: int = 3
@@ -48,6 +49,11 @@ class RenderedForm:
     fields: list[Field]
     general_errors: list[str]  # errors no field shows (e.g. on the form as a whole)
     has_errors: bool = False
+
+    @property
+    def multipart(self) -> bool:
+        """A file field uploads with the form."""
+        return any(f.widget == FILE_WIDGET for f in self.fields)
 
 
 def _ordered(names: list[str], order: list[str] | None) -> list[str]:
@@ -70,6 +76,8 @@ def _widget(schema: dict[str, Any], ui: dict[str, Any], in_table: bool) -> str:
     hint = ui.get("ui:widget")
     if _is_table(schema):
         return "table"
+    if kind == "array" and ui.get("ui:widget") == FILE_WIDGET:
+        return FILE_WIDGET
     if kind == "array" and "enum" in schema.get("items", {}):
         few = len(schema["items"]["enum"]) <= CHECKBOXES_MAX_OPTIONS
         if hint == "checkboxes" or (few and hint not in ("select", "multiselect")):
@@ -126,7 +134,7 @@ def _field(name: str, path: str, schema: dict[str, Any], ui: dict[str, Any], req
     return Field(name=name, path=path, title=str(schema.get("title", name)),
                  description=str(schema.get("description", "")), required=required, widget=widget,
                  value=value, options=[str(o) for o in options], rows=int(ui.get("ui:options", {}).get("rows", 3)),
-                 error=context.message(path, with_items=widget in ("checkboxes", "multiselect")),
+                 error=context.message(path, with_items=widget in ("checkboxes", "multiselect", FILE_WIDGET)),
                  choices=context.picks(widget, ui, value) if widget in PICKER_WIDGETS else [],
                  minimum=schema.get("minimum"), maximum=schema.get("maximum"))
 
@@ -151,9 +159,11 @@ def _table(name: str, schema: dict[str, Any], ui: dict[str, Any], required: bool
 
 
 def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, str]] | None = None, *,
-                  locale: str = "zh_CN", choices: Choices | None = None) -> RenderedForm:
+                  locale: str = "zh_CN", choices: Choices | None = None,
+                  attachments: Sequence[tuple[int, str]] = ()) -> RenderedForm:
     """The form's fields in display order, each with its value (or schema default) and its error in
-    the reader's ``locale``; user and organisation pickers offer ``choices`` (the case's)."""
+    the reader's ``locale``; user and organisation pickers offer ``choices`` (the case's), file
+    fields the case's ``attachments`` (id, name) to tick."""
     errors = errors or {}
     context = _Context(errors, locale, choices)
     properties = form.schema.get("properties", {})
@@ -166,8 +176,11 @@ def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, 
             fields.append(_table(name, schema, ui, name in required, value, context))
         else:
             fields.append(_field(name, name, schema, ui, name in required, value, context))
+    for f in fields:
+        if f.widget == FILE_WIDGET:
+            f.choices = [(str(i), label) for i, label in attachments]
     shown = {f.path for f in fields} | {c.path for f in fields for row in f.table_rows for c in row}
-    choice_lists = {f.path for f in fields if f.widget in ("checkboxes", "multiselect")}
+    choice_lists = {f.path for f in fields if f.widget in ("checkboxes", "multiselect", FILE_WIDGET)}
     colon = ": " if locale.startswith("en") else "："
     general = [localised(e, locale) if path == "_form" else f"{path}{colon}{localised(e, locale)}"
                for path, e in errors.items()
@@ -217,7 +230,9 @@ def parse_submission(form: Form, formdata: MultiDict[str, str]) -> dict[str, Any
         if _is_table(schema):
             value = _rows(name, schema, formdata) or _MISSING
         elif schema.get("type") == "array":
-            value = [v for v in formdata.getlist(name) if v] or _MISSING
+            item = schema.get("items", {})
+            value = [_scalar(item, v) if item.get("type") == "integer" else v
+                     for v in formdata.getlist(name) if v] or _MISSING
         else:
             value = _scalar(schema, formdata.get(name))
         if value is not _MISSING:

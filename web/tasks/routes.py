@@ -15,6 +15,7 @@ from models import HumanTask, TaskStatus
 
 from .. import display
 from ..auth.routes import login_required
+from ..content.uploads import attach_form_uploads, evidence_choices
 from ..db import ctx, db
 from ..errors import locale
 from ..i18n import t
@@ -47,8 +48,8 @@ def _page(task: HumanTask, data: dict[str, Any] | None = None,
     draft = drafts.load_draft(db(), actor, task.id) if holds and data is None else None
     if data is None:
         data = draft.data if draft is not None else _initial_data(task, view)
-    rendered = render_fields(form, data, errors, locale=locale(), choices=CaseChoices(db(), task.instance)) \
-        if may_act else None
+    rendered = render_fields(form, data, errors, locale=locale(), choices=CaseChoices(db(), task.instance),
+                             attachments=evidence_choices(task, form)) if may_act else None
     record_case_read(task.instance, "task_page")
     return render_template(
         "tasks/show.html", task=task, form=form, rendered=rendered, context=view.context,
@@ -104,6 +105,9 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     task = runtime.get_task(session, g.actor, task_id)
     form = ctx().forms.get(task.form_key)
     data = parse_submission(form, request.form)
+    upload_errors, status = attach_form_uploads(task, form, data)
+    if upload_errors:
+        return _page(task, data, upload_errors), status
     if table := request.form.get("_add_row"):
         return _page(task, add_row(data, form, table)), 200
     if request.form.get("_action") == "draft":

@@ -1,0 +1,1 @@
+"""Comments and evidence attachments on case and task pages: post, upload, download, withdraw."""
