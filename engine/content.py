@@ -23,7 +23,7 @@ from .actors import Actor
 from .context import EngineContext
 from .errors import Conflict, FormInvalid, NotFound, NotPermitted, TaskNotActive
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused
-from .runtime import lock_instance
+from .taskaccess import lock_instance
 
 MAX_COMMENT_CHARS = 5000
 MAX_REASON_CHARS = 500

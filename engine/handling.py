@@ -20,6 +20,7 @@ from models import DelegationState, HumanTask, NotificationKind, ProcessInstance
 
 from . import notify
 from .actors import Actor, load_actor
+from .content import evidence_lookup
 from .context import EngineContext
 from .errors import (
     DelegationPending,
@@ -155,7 +156,6 @@ def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
     if task.delegation != DelegationState.PENDING or task.assignee_id != actor.user_id or task.owner_id is None:
         raise TaskNotClaimedByYou("只有受委派人可以交回此任务。", "Only the delegate can resolve this task.")
     check_revision(task, expected_revision)
-    from .content import evidence_lookup  # content builds on engine.runtime, which imports this module
     clean = validate(ctx.forms.get(task.form_key), data, attachments=evidence_lookup(session, instance.id))
     now = ctx.clock.now()
     before = holding(session, task)

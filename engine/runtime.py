@@ -29,6 +29,7 @@ from . import audit, cases, notify, projection, returns
 from .actors import Actor
 from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
+from .content import evidence_lookup
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
 from .drafts import DISCARD_DRAFTS
@@ -191,7 +192,6 @@ def return_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int
 def _submission(session: Session, ctx: EngineContext, task: HumanTask, parsed: ParsedDefinition,
                 data: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
     if data is not None:
-        from .content import evidence_lookup  # content builds on this module
         return validate(ctx.forms.get(task.form_key), data, CaseChoices(session, task.instance),
                         attachments=evidence_lookup(session, task.instance_id))
     info = parsed.task(task.bpmn_id)
