@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, insert, update
+from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from models import DelegationState, HumanTask, NotificationKind, ProcessInstance, TaskDraft, TaskStatus
+from models import DelegationState, HumanTask, NotificationKind, ProcessInstance, TaskDraft, TaskStatus, User
 
 from . import notify
 from .actors import Actor, load_actor
-from .content import evidence_lookup
 from .context import EngineContext
 from .errors import (
     DelegationPending,
@@ -30,8 +29,8 @@ from .errors import (
     TaskAlreadyClaimed,
     TaskNotClaimedByYou,
 )
-from .forms import validate
 from .permissions import can_assign, can_see_instance, is_candidate, is_recused
+from .submission import validate_submission
 from .taskaccess import audit_task, check_revision, holding, locked_task
 
 
@@ -156,7 +155,7 @@ def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
     if task.delegation != DelegationState.PENDING or task.assignee_id != actor.user_id or task.owner_id is None:
         raise TaskNotClaimedByYou("只有受委派人可以交回此任务。", "Only the delegate can resolve this task.")
     check_revision(task, expected_revision)
-    clean = validate(ctx.forms.get(task.form_key), data, attachments=evidence_lookup(session, instance.id))
+    clean = validate_submission(session, ctx, task, instance, data)
     now = ctx.clock.now()
     before = holding(session, task)
     owner = task.owner_id
@@ -170,3 +169,20 @@ def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
         "before": before, "after": holding(session, task), "data": clean})
     session.flush()
     return task
+
+
+def candidate_users(session: Session, task: HumanTask, instance: ProcessInstance) -> list[tuple[str, str]]:
+    """(username, display name) of the people a task may be handed to: its candidates, less the
+    recused — what the assign and delegate pickers offer."""
+    if task.candidate_user_id is not None:
+        user_ids = [task.candidate_user_id]
+    elif task.candidate_group and task.candidate_org_path:
+        user_ids = list(session.execute(
+            notify.candidates(task.candidate_group, task.candidate_org_path).distinct()).scalars())
+    else:
+        user_ids = []
+    recused = set(instance.recused_user_ids or [])
+    rows = session.execute(select(User.id, User.username, User.display_name)
+                           .where(User.id.in_([u for u in user_ids if u not in recused]), User.active.is_(True))
+                           .order_by(User.display_name)).all()
+    return [(row.username, row.display_name) for row in rows]

@@ -48,7 +48,7 @@ def notify_user(session: Session, user_id: int, kind: str, task: HumanTask | Any
         created_at=now))
 
 
-def _candidates(group_key: str, org_path: str) -> Any:
+def candidates(group_key: str, org_path: str) -> Any:
     """Users holding ``group_key`` over the organisation at ``org_path`` (the SQL twin of
     ``Actor.role_covers``), active ones only."""
     return (select(Membership.user_id).join(Group, Group.id == Membership.group_id)
@@ -70,10 +70,10 @@ def offer(session: Session, task: dict[str, Any], now: datetime, *, kind: str = 
         return
     if not task.get("candidate_group") or not task.get("candidate_org_path"):
         return
-    users = _candidates(task["candidate_group"], task["candidate_org_path"]).where(~exists().where(
+    users = candidates(task["candidate_group"], task["candidate_org_path"]).where(~exists().where(
         Recusal.instance_id == task["instance_id"], Recusal.user_id == Membership.user_id)).distinct()
-    candidates = users.subquery()
-    rows = select(candidates.c.user_id, literal(kind), literal(task["instance_id"]),
+    offered = users.subquery()
+    rows = select(offered.c.user_id, literal(kind), literal(task["instance_id"]),
                   literal(task["id"]), literal(message), literal(now, type_=Notification.created_at.type))
     session.connection().execute(insert(_NOTIFICATIONS).from_select(
         ["user_id", "kind", "instance_id", "task_id", "message", "created_at"], rows))

@@ -29,7 +29,6 @@ from . import audit, cases, notify, projection, returns
 from .actors import Actor
 from .calendar import add_working_days, is_working_day, working_days_between
 from .clock import workflow_time
-from .content import evidence_lookup
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
 from .drafts import DISCARD_DRAFTS
@@ -44,11 +43,10 @@ from .errors import (
     TaskNotActive,
     TaskNotClaimedByYou,
 )
-from .forms import validate
 from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
-from .pickers import CaseChoices
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
+from .submission import validate_submission
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready
 
 # Task-holding actions live in engine.handling; they are part of this module's interface too.
@@ -192,8 +190,7 @@ def return_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int
 def _submission(session: Session, ctx: EngineContext, task: HumanTask, parsed: ParsedDefinition,
                 data: dict[str, Any] | None, reason: str | None) -> dict[str, Any]:
     if data is not None:
-        return validate(ctx.forms.get(task.form_key), data, CaseChoices(session, task.instance),
-                        attachments=evidence_lookup(session, task.instance_id))
+        return validate_submission(session, ctx, task, task.instance, data)
     info = parsed.task(task.bpmn_id)
     if info is None or info.return_with is None:
         raise ReturnNotAllowed("流程图未允许在此环节退回。", "The diagram allows no return from this step.")
@@ -201,7 +198,7 @@ def _submission(session: Session, ctx: EngineContext, task: HumanTask, parsed: P
     if not reason or len(reason) > MAX_REASON:
         zh, en = ("请填写退回理由。", "Give a reason for the return.") if not reason else (
             f"退回理由不能超过 {MAX_REASON} 字。", f"The reason may not exceed {MAX_REASON} characters.")
-        raise FormInvalid(zh, en, {"fields": {"return_reason": {"zh": zh, "en": en}}})
+        raise FormInvalid(zh, en, {"fields": {"return_reason": {"message_zh": zh, "message_en": en}}})
     field_name, value = info.return_with
     return {field_name: value, "return_reason": reason}
 

@@ -42,12 +42,15 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.routes import bp as cases_bp
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
+    from .notifications.routes import bp as notifications_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
+    from .tasks.handoffs import handoffs  # its routes join the tasks blueprint
     from .tasks.routes import bp as tasks_bp
 
     app.before_request(load_session_actor)
-    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, content_bp):
+    app.add_template_global(handoffs, "handoffs")
+    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, notifications_bp, content_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)

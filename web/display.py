@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from engine import notify
 from engine.calendar import LOCAL_TZ
 from engine.queues import queue_counts
 from models import Group, HumanTask, Organisation, TaskStatus, User
@@ -85,7 +86,7 @@ def _nav_counts() -> dict[str, int]:
     if g.get("actor") is None:
         return {}
     try:
-        return queue_counts(db(), g.actor)
+        return {**queue_counts(db(), g.actor), "unread": notify.unread_count(db(), g.actor)}
     except SQLAlchemyError:
         # An error page after a failed transaction must still render; the counts are decoration.
         return {}

@@ -66,20 +66,22 @@ class Caller:
         assert response.status_code == status, (method, path, response.status_code, response.get_json())
         return response.get_json()
 
-    def group_tasks(self, instance_id: int, bpmn_id: str) -> list[dict[str, Any]]:
-        """The instance's tasks with that bpmn id in this user's group queue."""
-        page = self.ok("GET", "/tasks?queue=group&per_page=100")
+    def group_tasks(self, instance_id: int, bpmn_id: str, queue: str = "group") -> list[dict[str, Any]]:
+        """The instance's tasks with that bpmn id in this user's group queue (or another queue)."""
+        page = self.ok("GET", f"/tasks?queue={queue}&per_page=100")
         return [t for t in page["items"] if t["instance_id"] == instance_id and t["bpmn_id"] == bpmn_id]
 
-    def group_task(self, instance_id: int, bpmn_id: str, name_contains: str = "") -> int:
-        found = [t for t in self.group_tasks(instance_id, bpmn_id) if name_contains in t["name"]]
+    def group_task(self, instance_id: int, bpmn_id: str, name_contains: str = "", queue: str = "group") -> int:
+        found = [t for t in self.group_tasks(instance_id, bpmn_id, queue) if name_contains in t["name"]]
         assert len(found) == 1, (self.username, bpmn_id, found)
         task_id: int = found[0]["id"]
         return task_id
 
     def do(self, instance_id: int, bpmn_id: str, data: dict[str, Any], name_contains: str = "") -> Any:
-        """Take the task from the group queue, check its form, and complete it."""
-        task_id = self.group_task(instance_id, bpmn_id, name_contains)
+        """Take the task from the group queue (or find it in 我的待办, where a returned step comes back
+        to its previous performer), check its form, and complete it."""
+        queue = "group" if self.group_tasks(instance_id, bpmn_id) else "mine"
+        task_id = self.group_task(instance_id, bpmn_id, name_contains, queue)
         self.ok("POST", f"/tasks/{task_id}/claim")
         detail = self.ok("GET", f"/tasks/{task_id}")
         assert detail["assignee"] == self.username

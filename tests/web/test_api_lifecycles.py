@@ -54,6 +54,8 @@ def test_clue_disposition_with_return_and_supplement_loops(api: Api, factory: se
 
     done = office.do(instance_id, "verify_result", {"verify_decision": "退回补充", "verify_opinion": "请补充文书。"})
     assert _ready(done) == ["result_feedback"]
+    assert done["next_tasks"][0]["assignee"] == "jw1"  # sent back to whoever reported the result
+    assert jw.group_tasks(instance_id, "result_feedback", queue="mine")
     assert office.ok("GET", f"/clues/{clue_id}")["status"] == "in_progress"
     jw.do(instance_id, "result_feedback", {"four_forms": "第二种形态", "result_summary": "已补充处分决定书。"})
     done = office.do(instance_id, "verify_result", {"verify_decision": "销号"})

@@ -142,13 +142,29 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("PUT", "/tasks/{task_id}/draft", office.put(f"/tasks/{task_id}/draft", json={"data": {"handover_note": "x"}}))
     check("PUT", "/tasks/{task_id}/draft", office.put(f"/tasks/{task_id}/draft", json={"data": {"nope": 1}}))
     check("GET", "/tasks/{task_id}/draft", office.get(f"/tasks/{task_id}/draft"))
-    check("POST", "/tasks/{task_id}/delegate", office.post(f"/tasks/{task_id}/delegate", json={"user": "jw1"}))
     check("POST", "/tasks/{task_id}/delegate", office.post(f"/tasks/{task_id}/delegate", json={"user": "office1"}))
+    check("POST", "/tasks/{task_id}/delegate", office.post(f"/tasks/{task_id}/delegate", json={"user": "jw1"}))
+    check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete", json={"data": {}}))
+    jw = api("jw1")
+    check("POST", "/tasks/{task_id}/resolve", jw.post(f"/tasks/{task_id}/resolve", json={"data": {}}))
+    check("POST", "/tasks/{task_id}/resolve", jw.post(f"/tasks/{task_id}/resolve",
+                                                       json={"data": {"handover_list": "报告 1 份"}}))
+    check("POST", "/tasks/{task_id}/resolve", jw.post(f"/tasks/{task_id}/resolve", json={"data": {}}))
     check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete", json={"data": {}}))
     check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete",
                                                            json={"data": {"handover_list": "报告 1 份"}}))
     check("POST", "/tasks/{task_id}/complete", office.post(f"/tasks/{task_id}/complete",
                                                            json={"data": {"handover_list": "报告 1 份"}}))
+    check("POST", "/tasks/{task_id}/return", office.post(f"/tasks/{task_id}/return", json={"reason": "x"}))
+    acknowledge = jw.group_task(clue_instance, "acknowledge")
+    check("POST", "/tasks/{task_id}/return", jw.post(f"/tasks/{acknowledge}/return", json={"reason": " "}))
+    check("POST", "/tasks/{task_id}/return", jw.post(f"/tasks/{acknowledge}/return", json={"reason": "材料不全"}))
+    notes = check("GET", "/notifications", office.get("/notifications?unread=1"))
+    assert notes["unread"] >= 1 and notes["items"]
+    first = notes["items"][0]["id"]
+    check("POST", "/notifications/{notification_id}/read", office.post(f"/notifications/{first}/read"))
+    check("POST", "/notifications/{notification_id}/read", unit.post(f"/notifications/{first}/read"))
+    check("POST", "/notifications/read-all", office.post("/notifications/read-all"))
     comments, attachments = "/instances/{instance_id}/comments", "/instances/{instance_id}/attachments"
     check("POST", comments, office.post(f"/instances/{clue_instance}/comments", json={"body": "请核对清单"}))
     check("POST", comments, office.post(f"/instances/{clue_instance}/comments", json={"body": " "}))

@@ -139,25 +139,33 @@ def test_claim_unclaim_and_assign(api: Api, rectification: int) -> None:
     assert events[-3:] == ["task_claimed", "task_unclaimed", "task_assigned"]
 
 
-def test_delegation_by_the_office_is_recorded_and_by_the_holder_refused_for_now(
+def test_delegation_is_recorded_comes_back_to_its_owner_and_only_the_holder_or_office_may_delegate(
         api: Api, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, rectification: int) -> None:
     instance_id = open_clue(factory, ctx, demo, unit="U-EDU", receiving="JW", number="XS-E-002")
     office1, office2 = api("office1"), api("office2")
     task_id = office1.group_task(instance_id, "handover")
     office1.ok("POST", f"/tasks/{task_id}/claim")
-    assert office1.ok("POST", f"/tasks/{task_id}/delegate", {"user": "office2"})["assignee"] == "office2"
+    delegated_task = office1.ok("POST", f"/tasks/{task_id}/delegate", {"user": "office2"})
+    assert (delegated_task["assignee"], delegated_task["owner"], delegated_task["delegation"]) == (
+        "office2", "office1", "pending")
     delegated = [e for e in office2.ok("GET", f"/instances/{instance_id}/history") if e["type"] == "task_delegated"]
     assert [(e["actor"], e["payload"]["previous_assignee_id"], e["payload"]["assignee"]) for e in delegated] == [
         ("office1", demo.users["office1"].id, "office2")]
-    assert office2.ok("POST", f"/tasks/{task_id}/complete", {"data": {"handover_list": "报告 1 份"}})
+    _error(office2.post(f"/tasks/{task_id}/complete", {"data": {"handover_list": "报告 1 份"}}), 409,
+           "delegation_pending")
+    resolved = office2.ok("POST", f"/tasks/{task_id}/resolve", {"data": {"handover_list": "报告 1 份"}})
+    assert (resolved["assignee"], resolved["delegation"]) == ("office1", "resolved")
+    assert office1.ok("GET", f"/tasks/{task_id}/draft")["data"] == {"handover_list": "报告 1 份"}
+    assert office1.ok("POST", f"/tasks/{task_id}/complete", {"data": {"handover_list": "报告 1 份"}})
 
     unit = api("unit1")
     task_id = unit.group_task(rectification, "receive_feedback")
     unit.ok("POST", f"/tasks/{task_id}/claim")
     before = _state(unit, rectification)
-    error = _error(unit.post(f"/tasks/{task_id}/delegate", {"user": "unit1"}, headers={"Accept-Language": "en"}),
-                   403, "not_permitted")
-    assert "Only the office or the leading group may assign or delegate" in error["message"]
+    error = _error(unit.post(f"/tasks/{task_id}/delegate", {"user": "unit2"}, headers={"Accept-Language": "en"}),
+                   400, "invalid_input")  # another unit's liaison may not take it
+    assert "may not take this task" in error["message"]
+    error = _error(api("unit2").post(f"/tasks/{task_id}/delegate", {"user": "unit2"}), 404, "not_found")
     assert _state(unit, rectification) == before
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from . import audit, auth, cases, content, definitions, drafts, instances, tasks
+from . import audit, auth, cases, content, definitions, drafts, instances, notifications, tasks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_token)
@@ -53,6 +53,11 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/tasks/<int:task_id>/assign", "POST", tasks.assign_task),
     ("/tasks/<int:task_id>/delegate", "POST", tasks.delegate_task),
     ("/tasks/<int:task_id>/complete", "POST", tasks.complete_task),
+    ("/tasks/<int:task_id>/resolve", "POST", tasks.resolve_task),
+    ("/tasks/<int:task_id>/return", "POST", tasks.return_task),
+    ("/notifications", "GET", notifications.list_notifications),
+    ("/notifications/<int:notification_id>/read", "POST", notifications.read_notification),
+    ("/notifications/read-all", "POST", notifications.read_all_notifications),
     ("/tasks/<int:task_id>/draft", "GET", drafts.get_draft),
     ("/tasks/<int:task_id>/draft", "PUT", drafts.save_draft),
     ("/audit/verify", "GET", audit.verify_audit_trail),

@@ -8,7 +8,16 @@ from typing import Any
 
 from engine.calendar import LOCAL_TZ
 from engine.forms import Form
-from models import AuditEvent, Clue, HumanTask, Organisation, ProcessDefinition, ProcessInstance, RectificationItem
+from models import (
+    AuditEvent,
+    Clue,
+    HumanTask,
+    Notification,
+    Organisation,
+    ProcessDefinition,
+    ProcessInstance,
+    RectificationItem,
+)
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -36,7 +45,13 @@ def task(row: HumanTask) -> dict[str, Any]:
         "status": row.status, "due_at": iso(row.due_at), "priority": row.priority,
         "created_at": iso(row.created_at), "claimed_at": iso(row.claimed_at),
         "completed_at": iso(row.completed_at), "revision": row.revision,
+        "owner": row.owner.username if row.owner else None, "delegation": row.delegation,
     }
+
+
+def notification(row: Notification) -> dict[str, Any]:
+    return {"id": row.id, "kind": row.kind, "message": row.message, "task_id": row.task_id,
+            "instance_id": row.instance_id, "created_at": iso(row.created_at), "read_at": iso(row.read_at)}
 
 
 def task_detail(row: HumanTask, form: Form, data: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import g, request
 
-from engine import projection, queues, runtime
+from engine import handling, projection, queues, runtime
 
 from ..db import ctx, db
 from ..reads import record_case_read
@@ -15,10 +15,11 @@ from .params import json_body, object_field, optional_int_field, pagination, tex
 
 
 def list_tasks() -> dict[str, Any]:
+    """A queue with the filters of engine.queues.TaskFilter (each query parameter named there)."""
     page, per_page = pagination()
     args = request.args
-    result = queues.list_tasks(db(), g.actor, args.get("queue") or "mine", status=args.get("status") or None,
-                               q=args.get("q") or None, sort=args.get("sort") or "due", page=page, per_page=per_page)
+    result = queues.list_tasks(db(), g.actor, args.get("queue") or "mine", filters=queues.TaskFilter.from_args(args),
+                               sort=args.get("sort") or "due", page=page, per_page=per_page, now=ctx().clock.now())
     return serializers.page([serializers.task(t) for t in result.items], result.total, page, per_page)
 
 
@@ -58,6 +59,25 @@ def complete_task(task_id: int) -> dict[str, Any]:
     body = json_body()
     instance = runtime.complete_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
                                      expected_revision=optional_int_field(body, "revision"))
+    db().commit()
+    return {"instance": serializers.instance(instance),
+            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]}
+
+
+def resolve_task(task_id: int) -> dict[str, Any]:
+    """The delegate hands the task back to its owner with the filled-in form (see engine.handling)."""
+    body = json_body()
+    task = handling.resolve_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
+                                 expected_revision=optional_int_field(body, "revision"))
+    db().commit()
+    return serializers.task(task)
+
+
+def return_task(task_id: int) -> dict[str, Any]:
+    """退回 where the diagram allows it; the step that receives the case goes to its previous performer."""
+    body = json_body()
+    instance = runtime.return_task(db(), ctx(), g.actor, task_id, text_field(body, "reason"),
+                                   expected_revision=optional_int_field(body, "revision"), claim_if_free=True)
     db().commit()
     return {"instance": serializers.instance(instance),
             "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]}
