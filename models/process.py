@@ -154,6 +154,10 @@ OFFERED_ONLY = text("status = 'ready' AND assignee_id IS NULL")
 SCOPE_AND_CASE = ["scope_path", "instance_id"]
 Index("ix_human_task_ready_due", HumanTask.due_at, HumanTask.id, sqlite_where=READY_ONLY,
       postgresql_where=READY_ONLY, postgresql_include=SCOPE_AND_CASE)
+Index("ix_human_task_ready_priority", HumanTask.priority.desc(), HumanTask.due_at, HumanTask.id,
+      sqlite_where=READY_ONLY, postgresql_where=READY_ONLY, postgresql_include=SCOPE_AND_CASE)
+Index("ix_human_task_ready_created", HumanTask.created_at, HumanTask.id, sqlite_where=READY_ONLY,
+      postgresql_where=READY_ONLY, postgresql_include=SCOPE_AND_CASE)
 Index("ix_human_task_ready_scope", HumanTask.scope_path, sqlite_where=READY_ONLY, postgresql_where=READY_ONLY,
       postgresql_ops={"scope_path": "varchar_pattern_ops"}, postgresql_include=["instance_id"])
 Index("ix_human_task_ready_unit", HumanTask.unit_path, HumanTask.due_at, sqlite_where=READY_ONLY,

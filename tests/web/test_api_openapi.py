@@ -134,6 +134,17 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("GET", "/rectification-items/{item_id}", unit.get(f"/rectification-items/{items[0]['id']}"))
     check("GET", "/tasks", office.get("/tasks?queue=group"))
     check("GET", "/tasks", office.get("/tasks?page=0"))
+    check("GET", "/tasks", office.get("/tasks?queue=all&colour=red&unit=/1/"))
+    check("GET", "/tasks", office.get("/tasks?queue=all&county=99999"))
+    overdue = {"name": "逾期", "queue": "all", "params": {"colour": "red", "sort": "-due"}}
+    saved = check("POST", "/saved-filters", office.post("/saved-filters", json=overdue))
+    check("POST", "/saved-filters", office.post("/saved-filters", json=overdue))
+    check("POST", "/saved-filters", office.post("/saved-filters", json={**overdue, "replace": True}))
+    check("POST", "/saved-filters", unit.post("/saved-filters", json=overdue))
+    check("GET", "/saved-filters", office.get("/saved-filters"))
+    as_office = {"headers": {"Authorization": f"Bearer {office.token}"}}
+    check("DELETE", "/saved-filters/{filter_id}", api.client.delete(f"{API}/saved-filters/{saved['id']}", **as_office))
+    check("DELETE", "/saved-filters/{filter_id}", api.client.delete(f"{API}/saved-filters/{saved['id']}", **as_office))
     task_id = office.group_task(clue_instance, "handover")
     check("GET", "/tasks/{task_id}", office.get(f"/tasks/{task_id}"))
     check("POST", "/tasks/{task_id}/claim", office.post(f"/tasks/{task_id}/claim"))

@@ -12,7 +12,7 @@ from typing import Any
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from . import audit, auth, cases, content, definitions, drafts, instances, notifications, tasks
+from . import audit, auth, cases, content, definitions, drafts, instances, notifications, saved_filters, tasks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_token)
@@ -47,6 +47,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/rectification-items", "GET", cases.list_rectification_items),
     ("/rectification-items/<int:item_id>", "GET", cases.get_rectification_item),
     ("/tasks", "GET", tasks.list_tasks),
+    ("/saved-filters", "GET", saved_filters.list_saved_filters),
+    ("/saved-filters", "POST", saved_filters.create_saved_filter),
+    ("/saved-filters/<int:filter_id>", "DELETE", saved_filters.delete_saved_filter),
     ("/tasks/<int:task_id>", "GET", tasks.get_task),
     ("/tasks/<int:task_id>/claim", "POST", tasks.claim_task),
     ("/tasks/<int:task_id>/unclaim", "POST", tasks.unclaim_task),

@@ -1,15 +1,22 @@
-"""我的待办 / 组待办 / 已办 / 全部任务: the handler's work queues."""
+"""我的待办 / 组待办 / 已办 / 全部任务: the handler's work queues, their filters, and 常用筛选."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine.queues import list_tasks
+from engine import saved_filters
+from engine.deadlines import GREEN, RED, YELLOW
+from engine.errors import Conflict, InvalidInput
+from engine.queues import PARAMS, QUEUES, TaskFilter, filter_options, list_tasks
+from models import TaskStatus
 
 from .. import display
 from ..auth.routes import login_required
-from ..db import db
+from ..db import ctx, db
+from ..i18n import t
 from ..params import page_number
 
 bp = Blueprint("queue", __name__, template_folder="templates")
@@ -17,6 +24,8 @@ bp = Blueprint("queue", __name__, template_folder="templates")
 QUEUE_TITLES = {"mine": "我的待办", "group": "组待办", "done": "已办", "all": "全部任务"}
 SORT_CHOICES = {"due": "期限由近到远", "-due": "期限由远到近", "priority": "优先级", "created": "创建时间（最早）",
                 "-created": "创建时间（最新）"}
+STATUS_CHOICES = {TaskStatus.READY: "待办", TaskStatus.COMPLETED: "已办", TaskStatus.CANCELLED: "已取消"}
+COLOUR_CHOICES = {RED: "红色（已逾期）", YELLOW: "黄色（临近期限）", GREEN: "绿色（期限充裕）"}
 PER_PAGE = 20
 
 
@@ -30,9 +39,48 @@ def index() -> Response:
 @login_required
 def tasks() -> str:
     queue = request.args.get("queue", "mine")
-    q = request.args.get("q", "").strip()
     sort = request.args.get("sort", "due")
-    listing = list_tasks(db(), g.actor, queue, q=q or None, sort=sort, page=page_number(request.args.get("page")),
-                         per_page=PER_PAGE)
-    return render_template("queue/tasks.html", queue=queue, titles=QUEUE_TITLES, q=q, sort=sort,
-                           sorts=SORT_CHOICES, listing=listing, holders=display.holders(db(), listing.items))
+    filters = TaskFilter.from_args(request.args)
+    listing = list_tasks(db(), g.actor, queue, filters=filters, sort=sort, page=page_number(request.args.get("page")),
+                         per_page=PER_PAGE, now=ctx().clock.now())
+    return render_template(
+        "queue/tasks.html", queue=queue, titles=QUEUE_TITLES, sort=sort, sorts=SORT_CHOICES, listing=listing,
+        holders=display.holders(db(), listing.items), params=filters.as_args(), filtered=not filters.is_empty(),
+        options=filter_options(db(), ctx().forms, g.actor, queue), statuses=STATUS_CHOICES, colours=COLOUR_CHOICES,
+        saved=saved_filters.list_filters(db(), g.actor))
+
+
+def _submitted_params() -> dict[str, Any]:
+    """The filter a page posts to be saved: its parameters came along as hidden fields."""
+    return {k: v for k, v in request.form.items() if (k in PARAMS or k == "sort") and v.strip()}
+
+
+@bp.route("/tasks/saved-filters", methods=["POST"])
+@login_required
+def save_filter() -> Response:
+    queue = request.form.get("queue", "mine")
+    params = _submitted_params()
+    back = url_for("queue.tasks", queue=queue if queue in QUEUES else "mine", **params)
+    try:
+        row, created = saved_filters.save_filter(db(), ctx(), g.actor, request.form.get("name"), queue, params,
+                                                 replace=request.form.get("replace") == "1")
+    except (Conflict, InvalidInput) as exc:
+        db().rollback()
+        flash(t(exc.message_zh, exc.message_en), "error")
+        return redirect(back)
+    db().commit()
+    flash(t(f"已保存常用筛选“{row.name}”。" if created else f"已覆盖常用筛选“{row.name}”。",
+            f"Saved filter '{row.name}' {'saved' if created else 'replaced'}."), "success")
+    return redirect(back)
+
+
+@bp.route("/tasks/saved-filters/<int:filter_id>/delete", methods=["POST"])
+@login_required
+def delete_filter(filter_id: int) -> Response:
+    row = saved_filters.get_filter(db(), g.actor, filter_id)
+    name, queue = row.name, row.queue
+    saved_filters.delete_filter(db(), ctx(), g.actor, filter_id)
+    db().commit()
+    flash(t(f"已删除常用筛选“{name}”。", f"Saved filter '{name}' deleted."), "success")
+    back = request.form.get("back_queue")
+    return redirect(url_for("queue.tasks", queue=back if back in QUEUES else queue))
