@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install browser run test lint typecheck unit bench clean
+.PHONY: install browser run test lint typecheck unit bench bench-queues clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ unit: install browser
 
 bench: install
 	$(BIN)/python -m bench.engine_steps $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
+
+## Queue queries at 1,000,000 task rows on PostgreSQL (DATABASE_URL, else TEST_DATABASE_URL, else the local server)
+bench-queues: install
+	$(BIN)/python -m bench.queue_query $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -278,25 +278,16 @@ def _query(session: Session, actor: Actor, queue: str, f: TaskFilter, now: datet
     return stmt.where(*filter_conditions(session, f, now))
 
 
-def _merge(filters: TaskFilter | None, status: str | None, q: str | None) -> TaskFilter:
-    """``status=`` and ``q=`` keywords (the older signature) fold into the filter."""
-    f = filters or TaskFilter()
-    extra = {k: v for k, v in (("status", status), ("q", q)) if v}
-    if extra:
-        f = TaskFilter.from_args({**f.as_args(), **extra})
-    return f
-
-
-def list_tasks(session: Session, actor: Actor, queue: str = "mine", *, status: str | None = None,
-               q: str | None = None, sort: str = "due", page: int = 1, per_page: int = 20,
-               filters: TaskFilter | None = None, now: datetime | None = None) -> Page[HumanTask]:
+def list_tasks(session: Session, actor: Actor, queue: str = "mine", *, filters: TaskFilter | None = None,
+               sort: str = "due", page: int = 1, per_page: int = 20, now: datetime | None = None
+               ) -> Page[HumanTask]:
     """One page of a queue. ``now`` (the engine clock's) is needed for the deadline-colour filter."""
     if sort not in SORTS:
         raise _invalid("sort", sort, f"可选值为 {'、'.join(SORTS)}。", f"allowed values: {', '.join(SORTS)}.",
                        allowed=list(SORTS))
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput("分页参数无效。", "Invalid page parameters.", {"page": page, "per_page": per_page})
-    stmt = _query(session, actor, queue, _merge(filters, status, q), now)
+    stmt = _query(session, actor, queue, filters or TaskFilter(), now)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     order = DONE_ORDER if queue == "done" and sort == "due" else SORTS[sort]
     items = list(session.execute(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)).scalars())
