@@ -8,16 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask, g
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from engine import notify
+from engine import deadlines, notify
 from engine.calendar import LOCAL_TZ
 from engine.queues import queue_counts
 from models import Group, HumanTask, Organisation, TaskStatus, User
 
 from .db import ctx, db
+from .errors import locale
 
 LABELS: dict[str, dict[str, str]] = {
     "instance": {"running": "办理中", "completed": "已办结", "cancelled": "已撤销", "suspended": "已挂起",
@@ -30,9 +32,11 @@ LABELS: dict[str, dict[str, str]] = {
     "event": {"instance_started": "启动", "task_created": "生成任务", "task_claimed": "签收任务",
               "task_unclaimed": "退回任务", "task_assigned": "分派", "task_completed": "办理完成",
               "task_cancelled": "任务取消", "case_updated": "台账更新", "instance_completed": "办结",
-              "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "转办",
+              "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "委派",
               "comment_added": "发表评论", "attachment_added": "上传材料", "attachment_removed": "撤回材料",
-              "attachment_downloaded": "下载材料"},
+              "attachment_downloaded": "下载材料", "task_resolved": "委派办结交回", "task_returned": "退回",
+              "saved_filter_created": "保存常用筛选", "saved_filter_replaced": "更新常用筛选",
+              "saved_filter_deleted": "删除常用筛选", "locale_changed": "切换语言"},
     "entity": {"clue": "问题线索", "rectification_item": "整改事项"},
     "case_kind": {"clue": "问题线索", "rectification": "巡察整改"},
 }
@@ -53,7 +57,27 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def is_overdue(task: HumanTask) -> bool:
-    return task.status == TaskStatus.READY and task.due_at is not None and task.due_at < ctx().clock.now()
+    return due_colour(task) == deadlines.RED
+
+
+def due_colour(task: HumanTask) -> str | None:
+    """red / yellow / green for an open task's deadline (engine.deadlines); None when done or undated."""
+    if task.status != TaskStatus.READY:
+        return None
+    return deadlines.colour(task.due_at, ctx().clock.now())
+
+
+DUE_BADGES = {deadlines.RED: ("danger", "已逾期", "Overdue"), deadlines.YELLOW: ("warning", "即将到期", "Due soon")}
+
+
+def due_badge(task: HumanTask) -> Markup:
+    """The badge beside a deadline: 已逾期 (red) or 即将到期 (yellow); nothing while green."""
+    badge = DUE_BADGES.get(due_colour(task) or "")
+    if badge is None:
+        return Markup("")
+    css, zh, en = badge
+    return Markup(' <span class="badge {}" data-colour="{}">{}</span>').format(
+        css, due_colour(task), en if locale().startswith("en") else zh)
 
 
 def holders(session: Session, tasks: Iterable[HumanTask]) -> dict[int, str]:
@@ -97,4 +121,5 @@ def install(app: Flask) -> None:
     app.add_template_filter(label, "label")
     app.add_template_filter(local_time, "local_time")
     app.add_template_global(is_overdue, "is_overdue")
+    app.add_template_global(due_badge, "due_badge")
     app.context_processor(lambda: {"nav_counts": _nav_counts()})

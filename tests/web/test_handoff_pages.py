@@ -4,10 +4,12 @@ and the bell that tells people about it."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.clock import FrozenClock
 from engine.context import EngineContext
 from engine.demo import Demo
 from tests.helpers import PLAN_ROW, act, add_user, item_numbers, open_rectification, ready_task, task_row
@@ -125,3 +127,18 @@ def test_opening_someone_elses_notification_is_not_found(
     opened = client.post(f"/notifications/{note_id}/open")
     assert opened.status_code == 302 and "/tasks/" in opened.headers["Location"]
     assert client.post("/notifications/read-all").status_code == 302
+
+
+def test_queue_marks_a_task_yellow_when_few_working_days_remain_and_red_when_overdue(
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, clock: FrozenClock
+) -> None:
+    iid = open_rectification(factory, ctx, demo)
+    task = ready_task(factory, iid, "receive_feedback")
+    login(client, "unit1")
+    assert 'data-colour=' not in client.get("/tasks?queue=group").get_data(as_text=True)
+    assert task.due_at is not None
+    clock.set(task.due_at - timedelta(days=1))
+    assert 'data-colour="yellow"' in client.get("/tasks?queue=group").get_data(as_text=True)
+    clock.set(task.due_at + timedelta(minutes=1))
+    page = client.get("/tasks?queue=group").get_data(as_text=True)
+    assert 'data-colour="red"' in page and "已逾期" in page
