@@ -79,6 +79,27 @@ def offer(session: Session, task: dict[str, Any], now: datetime, *, kind: str = 
         ["user_id", "kind", "instance_id", "task_id", "message", "created_at"], rows))
 
 
+def offer_new_tasks(session: Session, now: datetime, limit: int = 500) -> int:
+    """Tell the candidates of tasks created since the last sweep (the scheduler's tick). Fanning a
+    task out to a whole group inside the step that creates it would put one more write on every
+    completion; here it costs the step nothing and reaches people within a tick. Tasks already
+    taken or finished meanwhile are marked without telling anyone. Returns how many were offered."""
+    tasks = list(session.execute(
+        select(HumanTask).where(HumanTask.offered_at.is_(None)).order_by(HumanTask.id).limit(limit)
+        .with_for_update(skip_locked=True)).scalars())
+    offered = 0
+    for task in tasks:
+        if task.status == TaskStatus.READY and task.assignee_id is None:
+            offer(session, {"id": task.id, "instance_id": task.instance_id, "reference": task.reference,
+                            "name": task.name, "candidate_user_id": task.candidate_user_id,
+                            "candidate_group": task.candidate_group,
+                            "candidate_org_path": task.candidate_org_path}, now)
+            offered += 1
+        task.offered_at = now
+    session.flush()
+    return offered
+
+
 def warn_due_soon(session: Session, now: datetime, limit: int = 500) -> int:
     """Tell the holder (or, while nobody holds it, the candidates) of each open task entering its
     yellow period; each task is warned once (``warned_at``). Returns how many tasks were warned."""

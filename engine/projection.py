@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from models import HumanTask, ProcessInstance, TaskStatus, Timer, TimerStatus
 
-from . import notify
 from .audit import EventDraft
 from .calendar import deadline_after
 from .definitions import ParsedDefinition
@@ -62,7 +61,6 @@ def sync(session: Session, instance: ProcessInstance, workflow: BpmnWorkflow, pa
     fresh = [_new_task(instance, t, parsed, now) for guid, t in ready.items() if guid not in ready_before]
     for row in fresh:  # one statement each: RETURNING with several rows is not portable in one call
         row["id"] = connection.execute(_INSERT_TASK, row).scalar_one()
-        notify.offer(session, row, now)
         events.append(EventDraft("task_created", {
             "task_id": row["id"], "bpmn_id": row["bpmn_id"], "name": row["name"], "lane": row["lane"],
             "candidate_group": row["candidate_group"], "candidate_org_id": row["candidate_org_id"],

@@ -252,7 +252,7 @@ def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, da
         "data": clean}, instance.id))
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
     session.connection().execute(DISCARD_DRAFTS, {"task_id": task.id})
-    if claim:
+    if claim and task.offered_at is not None:  # not yet offered: there is nothing to withdraw
         notify.withdraw_offers(session, task.id, now)
     returned = _is_return(parsed, task, clean)
     _persist(session, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before, done=task.task_guid)

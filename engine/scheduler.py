@@ -9,20 +9,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .context import EngineContext
 from .db import transaction
-from .notify import dispatch_mail, warn_due_soon
+from .notify import dispatch_mail, offer_new_tasks, warn_due_soon
 from .timers import sweep
 
 log = logging.getLogger(__name__)
 
 
-def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, int]:
-    """Warn of tasks entering their yellow period, then hand committed notifications to the mailer."""
+def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, int, int]:
+    """Offer new tasks to their candidates, warn of tasks entering their yellow period, then hand
+    committed notifications to the mailer. Returns (offered, warned, mailed)."""
     with transaction(factory) as session:
+        offered = offer_new_tasks(session, ctx.clock.now())
         warned = warn_due_soon(session, ctx.clock.now())
     mailed = dispatch_mail(factory, ctx.mailer, ctx.clock)
-    if warned or mailed:
-        log.info("notifications: due-soon warnings=%s mailed=%s", warned, mailed)
-    return warned, mailed
+    if offered or warned or mailed:
+        log.info("notifications: offered=%s due-soon=%s mailed=%s", offered, warned, mailed)
+    return offered, warned, mailed
 
 
 def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0) -> None:

@@ -132,6 +132,7 @@ class HumanTask(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))  # the delegator, while delegated
     delegation: Mapped[str | None] = mapped_column(String(16))  # DelegationState
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the due-soon notice went out
+    offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its candidates were told (engine.notify)
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -150,6 +151,7 @@ Index("ix_human_task_scope", HumanTask.status, HumanTask.scope_path)
 # under an oversight scope, minus 回避, are index-only. Trigram (pg_trgm) indexes for the search on
 # case number and title exist on PostgreSQL only and are created by the migration.
 READY_ONLY = text("status = 'ready'")
+NOT_OFFERED = text("offered_at IS NULL")
 OFFERED_ONLY = text("status = 'ready' AND assignee_id IS NULL")
 SCOPE_AND_CASE = ["scope_path", "instance_id"]
 Index("ix_human_task_ready_due", HumanTask.due_at, HumanTask.id, sqlite_where=READY_ONLY,
@@ -170,6 +172,8 @@ Index("ix_human_task_offered_group", HumanTask.candidate_group, HumanTask.candid
       postgresql_ops={"candidate_org_path": "varchar_pattern_ops"}, postgresql_include=["instance_id", "due_at"])
 Index("ix_human_task_offered_user", HumanTask.candidate_user_id, sqlite_where=OFFERED_ONLY,
       postgresql_where=OFFERED_ONLY)
+# New tasks whose candidates the scheduler has yet to tell (engine.notify.offer_new_tasks): tiny.
+Index("ix_human_task_not_offered", HumanTask.id, sqlite_where=NOT_OFFERED, postgresql_where=NOT_OFFERED)
 
 
 class TimerStatus:
@@ -247,3 +251,4 @@ class Notification(Base):
 
 
 Index("ix_notification_user_unread", Notification.user_id, Notification.read_at, Notification.id)
+Index("ix_notification_task", Notification.task_id)

@@ -186,11 +186,15 @@ def test_clue_acknowledgement_can_be_returned_to_the_office(factory, ctx, demo):
 def test_a_new_task_is_offered_to_its_candidates_but_not_to_recused_people_nor_other_units(factory, ctx, demo):
     iid = open_rectification(factory, ctx, demo)
     tid = ready_task(factory, iid, "receive_feedback").id
+    assert _notes(factory, "unit1", kind=NotificationKind.OFFERED) == []  # the step itself tells nobody …
+    assert notices(factory, ctx)[0] == 1  # … the scheduler's next tick does, once
+    assert notices(factory, ctx)[0] == 0
     assert [n.task_id for n in _notes(factory, "unit1", kind=NotificationKind.OFFERED)] == [tid]
     assert not [n for n in _notes(factory, "unit2") if n.task_id == tid]
     concerned = add_user(factory, "jw-concerned", "JW", "receiving_body", id_number="410100197001010011")
     clue = open_clue(factory, ctx, demo, persons=[{"name": "某某", "id_number": "410100197001010011"}])
     act(factory, ctx, "office1", clue, "handover", {"handover_list": "清单"})
+    notices(factory, ctx)
     offered = {n.instance_id for n in _notes(factory, "jw1", kind=NotificationKind.OFFERED)}
     assert clue in offered  # the receiving body's handler is told …
     assert not [n for n in _notes(factory, concerned.username) if n.instance_id == clue]  # … the person concerned not
@@ -200,6 +204,7 @@ def test_claiming_withdraws_the_offer_from_the_rest_of_the_group(factory, ctx, d
     others = [add_user(factory, f"liaison{n}", "U-EDU", "unit") for n in range(2)]
     iid = open_rectification(factory, ctx, demo)
     tid = ready_task(factory, iid, "receive_feedback").id
+    notices(factory, ctx)
     with factory() as s:
         assert notify.unread_count(s, others[0]) == 1
     with transaction(factory) as s:
@@ -213,13 +218,13 @@ def test_due_soon_warns_the_holder_once_and_the_mail_hook_sends_each_notice_once
     tid = ready_task(factory, iid, "receive_feedback").id
     with transaction(factory) as s:
         runtime.claim_task(s, ctx, demo.actor("unit1"), tid)
-    warned, _ = notices(factory, ctx)
+    _, warned, _ = notices(factory, ctx)
     assert warned == 0  # far from its deadline
     clock.advance(timedelta(days=40))
-    warned, mailed = notices(factory, ctx)
+    _, warned, mailed = notices(factory, ctx)
     assert warned >= 1 and mailed >= 1
     assert [n.task_id for n in _notes(factory, "unit1", kind=NotificationKind.DUE_SOON)] == [tid]
-    assert notices(factory, ctx) == (0, 0)  # warned once, mailed once
+    assert notices(factory, ctx) == (0, 0, 0)  # warned once, mailed once
     sent = [m for m in ctx.mailer.sent if m.to_username == "unit1"]
     assert any("即将到期" in m.subject for m in sent)
 
@@ -227,6 +232,7 @@ def test_due_soon_warns_the_holder_once_and_the_mail_hook_sends_each_notice_once
 def test_people_read_and_clear_only_their_own_notifications(factory, ctx, demo, clock):
     iid = open_rectification(factory, ctx, demo)
     ready_task(factory, iid, "receive_feedback")
+    notices(factory, ctx)
     mine = _notes(factory, "unit1")[0]
     with pytest.raises(Exception) as caught, transaction(factory) as s:
         notify.mark_read(s, demo.actor("unit2"), mine.id, clock.now())

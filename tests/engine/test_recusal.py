@@ -10,6 +10,7 @@ from sqlalchemy import select
 from engine import queues, runtime
 from engine.db import transaction
 from engine.errors import InvalidInput, NotFound
+from engine.scheduler import notices
 from models import Notification
 from tests.helpers import act, add_user, open_clue, ready_task
 
@@ -26,6 +27,7 @@ def test_recused_handler_never_sees_gets_or_hears_of_the_clue(factory, ctx, demo
     colleague = add_user(factory, "colleague", "JW", "receiving_body")
     act(factory, ctx, "office1", iid, "handover", {"handover_list": "清单"})
     task = ready_task(factory, iid, "acknowledge")
+    notices(factory, ctx)  # the scheduler tells the candidates
 
     with factory() as s:
         assert task.id in [t.id for t in queues.list_tasks(s, colleague, "group").items]

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
+from engine.scheduler import notices
 from tests.helpers import clue_of, open_clue, open_rectification, simple_bpmn
 from tests.web.helpers import API, Api, api_for, bpmn_upload
 from web.api.routes import OPENAPI_PATH
@@ -170,6 +171,7 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     acknowledge = jw.group_task(clue_instance, "acknowledge")
     check("POST", "/tasks/{task_id}/return", jw.post(f"/tasks/{acknowledge}/return", json={"reason": " "}))
     check("POST", "/tasks/{task_id}/return", jw.post(f"/tasks/{acknowledge}/return", json={"reason": "材料不全"}))
+    notices(factory, ctx)  # the scheduler's tick offers the returned clue to the office
     notes = check("GET", "/notifications", office.get("/notifications?unread=1"))
     assert notes["unread"] >= 1 and notes["items"]
     first = notes["items"][0]["id"]

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.clock import FrozenClock
 from engine.context import EngineContext
 from engine.demo import Demo
+from engine.scheduler import notices
 from tests.helpers import PLAN_ROW, act, add_user, item_numbers, open_rectification, ready_task, task_row
 from tests.web.helpers import login
 
@@ -116,6 +117,7 @@ def test_office_assigns_from_the_task_page_and_a_unit_liaison_cannot(
 def test_opening_someone_elses_notification_is_not_found(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     open_rectification(factory, ctx, demo)
+    notices(factory, ctx)
     login(client, "unit1")
     page = client.get("/notifications").get_data(as_text=True)
     note_id = re.search(r"/notifications/(\d+)/open", page).group(1)
