@@ -104,17 +104,8 @@ def assign_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int
     target = _target(session, username, task, instance, viewers_too=False)
     if task.assignee_id == target.user_id and task.delegation is None:
         return task  # already theirs: nothing changes, nothing to record
-    now = ctx.clock.now()
-    before, before_id = holding(session, task), task.assignee_id
-    task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
-    task.owner_id = task.delegation = None
-    notify.withdraw_offers(session, task.id, now)
-    notify.notify_user(session, target.user_id, NotificationKind.ASSIGNED, task,
-                       f"{notify.task_label(task)}（{actor.display_name} 分派）", now)
-    audit_task(session, instance, actor, now, "task_assigned", task, {
-        "previous_assignee_id": before_id, "assignee": username, "before": before,
-        "after": holding(session, task)})
-    session.flush()
+    _hand_to(session, ctx, actor, task, instance, target, "task_assigned", owner=None, delegation=None,
+             message=f"{notify.task_label(task)}（{actor.display_name} 分派）")
     return task
 
 
@@ -133,18 +124,26 @@ def delegate_task(session: Session, ctx: EngineContext, actor: Actor, task_id: i
     if target.user_id == task.assignee_id:
         raise InvalidInput("不能委派给当前办理人本人。", "The task cannot be delegated to its current holder.",
                            {"user": username})
+    _hand_to(session, ctx, actor, task, instance, target, "task_delegated", owner=task.assignee_id,
+             delegation=DelegationState.PENDING,
+             message=f"{notify.task_label(task)}（{actor.display_name} 委派，办理后交回审核）")
+    return task
+
+
+def _hand_to(session: Session, ctx: EngineContext, actor: Actor, task: HumanTask, instance: ProcessInstance,
+             target: Actor, event_type: str, *, owner: int | None, delegation: str | None, message: str) -> None:
+    """Give the task to ``target`` (with the owner and delegation state given), withdraw the group's
+    offers, tell the target, and audit the holders before and after."""
     now = ctx.clock.now()
     before, before_id = holding(session, task), task.assignee_id
-    task.owner_id = task.assignee_id
+    task.owner_id, task.delegation = owner, delegation
     task.assignee_id, task.claimed_at, task.revision = target.user_id, now, task.revision + 1
-    task.delegation = DelegationState.PENDING
-    notify.notify_user(session, target.user_id, NotificationKind.ASSIGNED, task,
-                       f"{notify.task_label(task)}（{actor.display_name} 委派，办理后交回审核）", now)
-    audit_task(session, instance, actor, now, "task_delegated", task, {
-        "previous_assignee_id": before_id, "assignee": username, "before": before,
+    notify.withdraw_offers(session, task.id, now)
+    notify.notify_user(session, target.user_id, NotificationKind.ASSIGNED, task, message, now)
+    audit_task(session, instance, actor, now, event_type, task, {
+        "previous_assignee_id": before_id, "assignee": target.username, "before": before,
         "after": holding(session, task)})
     session.flush()
-    return task
 
 
 def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int, data: dict[str, Any], *,

@@ -21,7 +21,7 @@ from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
 from .forms import parse_submission
-from .routes import _page, _revision, bp
+from .routes import _page, _revision, bp, form_step
 
 
 def handoffs(task: HumanTask) -> dict[str, Any]:
@@ -80,18 +80,13 @@ def delegate(task_id: int) -> Response:
 @login_required
 def resolve(task_id: int) -> Response | tuple[str, int]:
     """办理完毕，交回: the delegate submits the task form here instead of completing it."""
-    session = db()
-    task = runtime.get_task(session, g.actor, task_id)
+    task = runtime.get_task(db(), g.actor, task_id)
     data = parse_submission(ctx().forms.get(task.form_key), request.form)
-    try:
-        handling.resolve_task(session, ctx(), g.actor, task_id, data,
-                              expected_revision=_revision(request.form.get("revision")))
-    except FormInvalid as exc:
-        session.rollback()
-        return _page(task, data, exc.details.get("fields", {})), 422
-    session.commit()
-    flash(t("已交回委派人审核。", "Handed back to the owner for approval."), "success")
-    return redirect(url_for("queue.tasks", queue="mine"))
+    revision = _revision(request.form.get("revision"))
+    return form_step(task, data, lambda: handling.resolve_task(db(), ctx(), g.actor, task_id, data,
+                                                               expected_revision=revision),
+                     t("已交回委派人审核。", "Handed back to the owner for approval."),
+                     url_for("queue.tasks", queue="mine"))
 
 
 @bp.post("/tasks/<int:task_id>/return")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -112,27 +113,32 @@ def complete(task_id: int) -> Response | tuple[str, int]:
         return _page(task, add_row(data, form, table)), 200
     if request.form.get("_action") == "draft":
         return _save_draft(task, data)
-    try:
-        runtime.complete_task(session, ctx(), g.actor, task_id, data, expected_revision=_revision(
-            request.form.get("revision")), claim_if_free=True)
-    except FormInvalid as exc:
-        session.rollback()
-        return _page(task, data, exc.details.get("fields", {})), 422
-    session.commit()
-    flash(t("已提交，案件进入下一环节。", "Submitted; the case moves on to its next step."), "success")
-    return redirect(url_for("cases.show", instance_id=task.instance_id))
+    revision = _revision(request.form.get("revision"))
+    return form_step(task, data, lambda: runtime.complete_task(
+        session, ctx(), g.actor, task_id, data, expected_revision=revision, claim_if_free=True),
+        t("已提交，案件进入下一环节。", "Submitted; the case moves on to its next step."),
+        url_for("cases.show", instance_id=task.instance_id))
 
 
 def _save_draft(task: HumanTask, data: dict[str, Any]) -> Response | tuple[str, int]:
     """保存草稿: the second submit button of the task form. The same revision check as submitting;
     the task itself (and so its revision) does not change."""
+    revision = _revision(request.form.get("revision"))
+    return form_step(task, data, lambda: drafts.save_draft(db(), ctx(), g.actor, task.id, data,
+                                                           expected_revision=revision),
+                     t("草稿已保存。", "Draft saved."), url_for("tasks.show", task_id=task.id))
+
+
+def form_step(task: HumanTask, data: dict[str, Any], step: Callable[[], object], done: str, then: str
+              ) -> Response | tuple[str, int]:
+    """Run a step on a submitted task form: on success commit, say ``done`` and go to ``then``; if the
+    form fails validation, roll back and show it again with the errors beside the fields (422)."""
     session = db()
     try:
-        drafts.save_draft(session, ctx(), g.actor, task.id, data,
-                          expected_revision=_revision(request.form.get("revision")))
+        step()
     except FormInvalid as exc:
         session.rollback()
         return _page(task, data, exc.details.get("fields", {})), 422
     session.commit()
-    flash(t("草稿已保存。", "Draft saved."), "success")
-    return redirect(url_for("tasks.show", task_id=task.id))
+    flash(done, "success")
+    return redirect(then)
