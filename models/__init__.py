@@ -2,12 +2,15 @@
 
 from .audit import AuditEvent, AuditStreamHead
 from .base import Base, UTCDateTime, utcnow
+from .calendar import CalendarDay, CalendarSource, CalendarYear
 from .cases import Clue, ClueStatus, Finding, ItemStatus, RectificationItem
 from .content import Attachment, Comment
 from .org import ApiToken, Group, Membership, Organisation, OrgKind, User
 from .planning import Inspection, Round, RoundKind, TermPlan, TermPlanUnit
 from .process import (
     DelegationState,
+    ExtensionRequest,
+    ExtensionStatus,
     HumanTask,
     InstanceStatus,
     Notification,
@@ -28,10 +31,15 @@ __all__ = [
     "AuditEvent",
     "AuditStreamHead",
     "Base",
+    "CalendarDay",
+    "CalendarSource",
+    "CalendarYear",
     "Clue",
     "ClueStatus",
     "Comment",
     "DelegationState",
+    "ExtensionRequest",
+    "ExtensionStatus",
     "Finding",
     "Group",
     "HumanTask",

@@ -41,6 +41,7 @@ class Clue(Base):
     four_forms: Mapped[str | None] = mapped_column(String(32))
     handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    original_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # before 延期 or suspension
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -94,6 +95,7 @@ class RectificationItem(Base):
     completion: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), default=ItemStatus.PENDING, index=True)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    original_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # before 延期 or suspension
     struck_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     struck_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)

@@ -65,6 +65,8 @@ class ProcessInstance(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # 中止/挂起: clocks stopped since
+    suspend_reason: Mapped[str | None] = mapped_column(String(500))
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)  # the case stream's last link (engine.audit)
     audit_hash: Mapped[str] = mapped_column(String(64), default="0" * 64)
 
@@ -133,6 +135,7 @@ class HumanTask(Base):
     delegation: Mapped[str | None] = mapped_column(String(16))  # DelegationState
     warned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the due-soon notice went out
     offered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its candidates were told (engine.notify)
+    original_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # before any 延期 or suspension moved it
 
     instance: Mapped[ProcessInstance] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
@@ -174,6 +177,35 @@ Index("ix_human_task_offered_user", HumanTask.candidate_user_id, sqlite_where=OF
       postgresql_where=OFFERED_ONLY)
 # New tasks whose candidates the scheduler has yet to tell (engine.notify.offer_new_tasks): tiny.
 Index("ix_human_task_not_offered", HumanTask.id, sqlite_where=NOT_OFFERED, postgresql_where=NOT_OFFERED)
+
+
+class ExtensionStatus:
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+    WITHDRAWN = "withdrawn"
+
+
+class ExtensionRequest(Base):
+    """延期: a handler asks for more time on a task (or a rectification item / clue stage); the
+    approver decides. On approval the deadline and the pending timers move; the original deadline
+    stays on the row it belongs to (``original_due_at``)."""
+
+    __tablename__ = "extension_request"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("human_task.id"))
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_item.id"))
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    current_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the deadline when asked
+    requested_due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16), default=ExtensionStatus.PENDING, index=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TimerStatus:
@@ -232,6 +264,8 @@ class NotificationKind:
     ASSIGNED = "assigned"  # a task was assigned or delegated to me
     RETURNED = "returned"  # a task came back to me (退回, or a delegate resolved it)
     DUE_SOON = "due_soon"  # a task of mine is about to be late
+    ESCALATED = "escalated"  # 提醒 / 督办 / 通报 raised by an escalation timer
+    EXTENSION = "extension"  # a 延期 request to decide, or the decision on mine
 
 
 class Notification(Base):
