@@ -19,6 +19,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import calendar
 from engine import demo as demo_data
 from engine.accounts import hash_password
 from engine.bootstrap import deploy_shipped
@@ -80,11 +81,32 @@ def postgres_migrated() -> Iterator[str]:
 
 
 def _truncate_postgres(engine: Engine) -> None:
+    """Empty every table, then put back the business calendar a fresh migration seeds (0008)."""
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
+    with transaction(make_session_factory(engine)) as session:
+        calendar.seed_from_package(session, START)
+
+
+@pytest.fixture(scope="session")
+def seeded_calendar(sqlite_template: Path) -> calendar.Snapshot:
+    """The business calendar every freshly migrated test database holds."""
+    engine = make_engine(f"sqlite:///{sqlite_template}")
+    with make_session_factory(engine, read_only=True)() as session:
+        snapshot = calendar.read(session)
+    engine.dispose()
+    return snapshot
+
+
+@pytest.fixture(autouse=True)
+def business_calendar(seeded_calendar: calendar.Snapshot) -> calendar.Snapshot:
+    """Each test starts with the calendar of a fresh database loaded, as the app and the scheduler load
+    theirs at start (engine.calendar.load); a test that edits the calendar refreshes it itself."""
+    calendar.install(seeded_calendar)
+    return seeded_calendar
 
 
 @pytest.fixture(params=BACKENDS)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect
 
 from engine.bootstrap import deploy_shipped
 
-from . import config, db, display, errors, i18n
+from . import calendar, config, db, display, errors, i18n
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     display.install(app)
     i18n.install(app)
     _register_blueprints(app)
+    calendar.install(app)  # the business calendar, loaded now and kept fresh per request
     _security_headers(app)
     if app.config.get("DEPLOY_SHIPPED_WORKFLOWS"):
         _deploy_shipped(app)
@@ -39,6 +40,7 @@ def _register_blueprints(app: Flask) -> None:
     from .api.routes import bp as api_bp
     from .auth.routes import bp as auth_bp
     from .auth.routes import load_session_actor
+    from .calendar.routes import bp as calendar_bp
     from .cases.routes import bp as cases_bp
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
@@ -52,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     app.add_template_global(handoffs, "handoffs")
     for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, notifications_bp, content_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(calendar_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 

@@ -13,11 +13,11 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from werkzeug.serving import run_simple
 
-from engine import audit, demo
+from engine import audit, calendar, demo
 from engine.bootstrap import deploy_shipped
 from engine.db import transaction
 from engine.definitions import deploy
-from engine.errors import DefinitionInvalid
+from engine.errors import DefinitionInvalid, XunchaError
 from engine.migrate import upgrade
 
 from . import create_app
@@ -104,6 +104,32 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@cli.group("calendar")
+def calendar_group() -> None:
+    """The business calendar (工作日历)."""
+
+
+@calendar_group.command("load")
+@click.argument("years", nargs=-1, type=int)
+@with_appcontext
+def calendar_load(years: tuple[int, ...]) -> None:
+    """Take YEARS' holiday schedules from the chinese-calendar package (audited; days the office
+    entered are kept). Without YEARS: every year the package knows and the database lacks."""
+    context = current_app.extensions["xuncha.context"]
+    with transaction(sessions()) as session:
+        wanted = list(years) or [y for y in calendar.package_years() if y not in calendar.read(session).years]
+        try:
+            results = [calendar.load_year(session, context, None, calendar.check_year(y)) for y in wanted]
+        except XunchaError as exc:
+            click.echo(f"{exc.message_zh} / {exc.message_en}", err=True)
+            sys.exit(1)
+    for r in results:
+        click.echo(f"{r.year}: 新增 {len(r.added)}，更正 {len(r.changed)}，删除 {len(r.removed)}，保留 {len(r.kept)} / "
+                   f"added {len(r.added)}, corrected {len(r.changed)}, removed {len(r.removed)}, kept {len(r.kept)}")
+    if not results:
+        click.echo("没有需要载入的年份 / nothing to load")
+
+
 @cli.command("scheduler")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between timer sweeps.")
 @with_appcontext
@@ -111,6 +137,7 @@ def scheduler_command(interval: float) -> None:
     """Run the timer sweeper (any number may run side by side)."""
     from engine.scheduler import run_forever
 
+    calendar.keep_fresh(sessions(read_only=True))  # create_app loaded it; office edits arrive within seconds
     run_forever(sessions(), current_app.extensions["xuncha.context"], interval)
 
 

@@ -6,6 +6,8 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-25 14:20:51.845901
 """
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -73,6 +75,30 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('original_due_at', sa.DateTime(timezone=True), nullable=True))
 
     # ### end Alembic commands ###
+    _seed_calendar()
+
+
+def _seed_calendar() -> None:
+    """Data step: every year the installed chinese-calendar package knows, as exceptions only (a
+    holiday on a weekday, a 调休 make-up working day on a weekend). Kept here rather than imported
+    from engine.calendar so that this revision means the same thing whatever the engine later
+    becomes; tests/engine/test_calendar.py checks the two agree."""
+    from chinese_calendar.constants import Holiday, holidays, workdays
+
+    names = {h.value: h.chinese for h in Holiday}
+    now = datetime.now(UTC)
+    days = [{"day": d, "working": False, "note": names.get(n, n)} for d, n in holidays.items() if d.weekday() < 5]
+    days += [{"day": d, "working": True, "note": f"{names.get(n, n)}调休"} for d, n in workdays.items()
+             if d.weekday() >= 5]
+    years = sorted({d.year for d in holidays} | {d.year for d in workdays})
+    day_table = sa.table('calendar_day', sa.column('day', sa.Date()), sa.column('working', sa.Boolean()),
+                         sa.column('note', sa.String()), sa.column('source', sa.String()),
+                         sa.column('updated_at', sa.DateTime(timezone=True)))
+    year_table = sa.table('calendar_year', sa.column('year', sa.Integer()), sa.column('source', sa.String()),
+                          sa.column('loaded_at', sa.DateTime(timezone=True)))
+    op.bulk_insert(day_table, [{**d, "source": "chinese_calendar", "updated_at": now}
+                               for d in sorted(days, key=lambda d: d["day"])])
+    op.bulk_insert(year_table, [{"year": y, "source": "chinese_calendar", "loaded_at": now} for y in years])
 
 
 def downgrade() -> None:

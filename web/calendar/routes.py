@@ -1,0 +1,122 @@
+"""工作日历 pages (office only): a year's month grids, adding, changing and removing a day with a note,
+taking a year's schedule from the package, and saying a hand-entered year is complete."""
+
+from __future__ import annotations
+
+import calendar as month_calendar
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
+
+from engine import calendar
+from engine.errors import FormInvalid, InvalidInput, NotFound
+
+from ..auth.routes import role_required
+from ..db import ctx, db, sessions
+from ..i18n import english, t
+
+bp = Blueprint("calendar", __name__, template_folder="templates")
+EN_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+
+
+def today() -> date:
+    return ctx().clock.now().astimezone(calendar.LOCAL_TZ).date()
+
+
+def _months(year: int) -> list[list[list[date | None]]]:
+    """Each month as weeks of seven days (Monday first), None outside the month."""
+    grid = month_calendar.Calendar(firstweekday=0)
+    return [[[d if d.month == month else None for d in week] for week in grid.monthdatescalendar(year, month)]
+            for month in range(1, 13)]
+
+
+def _page(year: int, status: int = 200, *, form: dict[str, Any] | None = None,
+          errors: dict[str, str] | None = None) -> tuple[str, int]:
+    view = calendar.year_view(db(), year, today())
+    names = [t(f"周{c}", e) for c, e in zip(calendar.WEEKDAYS_ZH, EN_WEEKDAYS, strict=True)]
+    return render_template("calendar/year.html", view=view, year=year, months=_months(year), by_day=view.by_day(),
+                           today=today(), form=form or {}, errors=errors or {}, weekday_names=names), status
+
+
+def _field_messages(error: FormInvalid) -> dict[str, str]:
+    fields = error.details.get("fields", {})
+    return {name: m["message_en" if english() else "message_zh"] for name, m in fields.items()}
+
+
+def _saved(year: int, message: str) -> Response:
+    """After a change: this process sees it at once (other processes within a few seconds)."""
+    db().commit()
+    calendar.refresh(sessions(read_only=True), max_age=0)
+    flash(message, "success")
+    return redirect(url_for("calendar.index", year=year))
+
+
+@bp.route("/calendar")
+@role_required("office")
+def index() -> tuple[str, int]:
+    raw = request.args.get("year")
+    return _page(today().year if raw in (None, "") else calendar.check_year(raw))
+
+
+@bp.post("/calendar/days")
+@role_required("office")
+def set_day() -> Response | tuple[str, int]:
+    form = {k: request.form.get(k, "").strip() for k in ("day", "working", "note")}
+    try:
+        day = calendar.parse_day(form["day"])
+    except InvalidInput as exc:
+        return _page(calendar.check_year(request.form.get("year") or today().year), 422, form=form,
+                     errors={"day": exc.message_en if english() else exc.message_zh})
+    working = {"1": True, "0": False}.get(form["working"])
+    try:
+        row, created = calendar.set_day(db(), ctx(), g.actor, day, working, form["note"])
+    except FormInvalid as exc:
+        db().rollback()
+        return _page(day.year, 422, form=form, errors=_field_messages(exc))
+    kind_zh, kind_en = ("工作日", "a working day") if row.working else ("休息日", "a day off")
+    verb_zh, verb_en = ("登记", "Recorded") if created else ("改为", "Changed")
+    return _saved(day.year, t(f"已{verb_zh} {day.isoformat()} 为{kind_zh}（{row.note}）。",
+                              f"{verb_en} {day.isoformat()} as {kind_en} ({row.note})."))
+
+
+@bp.route("/calendar/days/<day>/remove")
+@role_required("office")
+def confirm_remove(day: str) -> str:
+    """Removing asks first (a page of its own, so it works without scripts too)."""
+    parsed = calendar.parse_day(day)
+    row = calendar.year_view(db(), parsed.year, today()).by_day().get(parsed)
+    if row is None:
+        raise NotFound(f"{parsed.isoformat()} 没有登记的例外。", f"{parsed.isoformat()} has no calendar entry.",
+                       {"date": parsed.isoformat()})
+    return render_template("calendar/remove.html", row=row, day=parsed)
+
+
+@bp.post("/calendar/days/<day>/remove")
+@role_required("office")
+def remove_day(day: str) -> Response:
+    parsed = calendar.parse_day(day)
+    row = calendar.remove_day(db(), ctx(), g.actor, parsed)
+    return _saved(parsed.year, t(f"已删除 {parsed.isoformat()} 的登记（{row.note}），该日按星期算。",
+                                 f"Removed the entry for {parsed.isoformat()} ({row.note}); the day follows its "
+                                 "weekday again."))
+
+
+@bp.post("/calendar/<int:year>/load")
+@role_required("office")
+def load_year(year: int) -> Response:
+    result = calendar.load_year(db(), ctx(), g.actor, calendar.check_year(year))
+    kept = len(result.kept)
+    return _saved(year, t(
+        f"已按程序包载入 {year} 年安排：新增 {len(result.added)} 天，更正 {len(result.changed)} 天，"
+        f"删除 {len(result.removed)} 天；保留办公室登记的 {kept} 天。",
+        f"Loaded {year} from the package: {len(result.added)} days added, {len(result.changed)} corrected, "
+        f"{len(result.removed)} removed; {kept} days entered by the office kept."))
+
+
+@bp.post("/calendar/<int:year>/confirm")
+@role_required("office")
+def confirm_year(year: int) -> Response:
+    calendar.confirm_year(db(), ctx(), g.actor, calendar.check_year(year))
+    return _saved(year, t(f"已确认 {year} 年安排录入完毕。", f"{year}'s schedule is marked as entered."))
