@@ -13,6 +13,8 @@ instead of sleeping.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 
 from SpiffWorkflow.util.task import TaskState
@@ -28,6 +30,11 @@ from .errors import XunchaError
 from .runtime import _parsed, _persist, _run, find_task, flush, restore
 
 log = logging.getLogger(__name__)
+
+
+def scheduler_id() -> str:
+    """Which scheduler fired a timer (host/pid), kept in its audit event: several may run side by side."""
+    return f"{socket.gethostname()}/{os.getpid()}"
 
 
 @dataclass
@@ -63,7 +70,8 @@ def fire(session: Session, ctx: EngineContext, timer: Timer, instance: ProcessIn
     timer.status, timer.fired_at = TimerStatus.FIRED, now
     _persist(session, instance, workflow, _parsed(session, ctx, instance), now, [
         audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
-                                         "due_at": timer.due_at, "fired_at": now}, instance.id)], None)
+                                         "due_at": timer.due_at, "fired_at": now,
+                                         "scheduler": scheduler_id()}, instance.id)], None)
     flush(session)
     return True
 
