@@ -52,6 +52,7 @@ class UserTaskInfo:
     form_key: str | None
     due_working_days: int | None
     return_with: tuple[str, str] | None = None  # 退回: the form field and value the diagram routes back on
+    extension_approver: str = "office"  # 延期: the group (over the case's binding for it) that decides requests
 
 
 @dataclass
@@ -176,11 +177,12 @@ def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: F
                 f"Lane '{name}' matches no group. Known groups: {known}."))
     for spec in _all_specs(parsed.spec, parsed.subprocess_specs):
         for task_spec in spec.task_specs.values():
-            problems.extend(_check_task(parsed, task_spec, forms))
+            problems.extend(_check_task(parsed, task_spec, forms, groups))
     return problems
 
 
-def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> list[Problem]:
+def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore, groups: dict[str, str]
+                ) -> list[Problem]:
     problems: list[Problem] = []
     bpmn_id: str = getattr(task_spec, "bpmn_id", None) or task_spec.name
     for operator, _target in getattr(task_spec, "cond_task_specs", []) or []:
@@ -228,11 +230,15 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore) -> l
                                     f"dueWorkingDays must be a non-negative integer: {due}"))
     return_with, return_problems = _return_with(bpmn_id, properties.get("returnWith"), forms, form_key)
     problems += return_problems
+    approver = str(properties.get("extensionApprover") or "office").strip()
+    if approver not in groups:
+        problems.append(Problem(bpmn_id, f"延期审批组 extensionApprover“{approver}”没有对应的用户组。",
+                                f"extensionApprover '{approver}' matches no group."))
     lane = task_spec.lane
     parsed.tasks[bpmn_id] = UserTaskInfo(
         bpmn_id=bpmn_id, name=(task_spec.bpmn_name or bpmn_id).strip(), lane=lane,
         group_key=parsed.lane_groups.get(lane) if lane else None, form_key=form_key, due_working_days=due_days,
-        return_with=return_with)
+        return_with=return_with, extension_approver=groups.get(approver, approver))
     return problems
 
 

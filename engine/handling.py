@@ -16,7 +16,16 @@ from typing import Any
 from sqlalchemy import CursorResult, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from models import DelegationState, HumanTask, NotificationKind, ProcessInstance, TaskDraft, TaskStatus, User
+from models import (
+    DelegationState,
+    HumanTask,
+    InstanceStatus,
+    NotificationKind,
+    ProcessInstance,
+    TaskDraft,
+    TaskStatus,
+    User,
+)
 
 from . import notify
 from .actors import Actor, load_actor
@@ -27,6 +36,7 @@ from .errors import (
     NotFound,
     NotPermitted,
     TaskAlreadyClaimed,
+    TaskNotActive,
     TaskNotClaimedByYou,
 )
 from .permissions import can_assign, can_see_instance, is_candidate, is_recused
@@ -41,6 +51,9 @@ def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int)
         return task
     if not is_candidate(actor, task) or is_recused(actor, instance):
         raise NotPermitted("您不能办理此任务。", "You may not take this task.")
+    if instance.status != InstanceStatus.RUNNING:
+        raise TaskNotActive("案件当前不在办理状态（已中止或已结束）。", "The case is not running (suspended or finished).",
+                            {"status": instance.status})
     now = ctx.clock.now()
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),

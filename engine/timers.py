@@ -50,7 +50,8 @@ def _claim_next_due(session: Session, ctx: EngineContext) -> tuple[Timer, Proces
     before touching its timers: no deadlock between a sweep and a user's completion."""
     row = session.execute(
         select(Timer, ProcessInstance).join(ProcessInstance, Timer.instance_id == ProcessInstance.id)
-        .where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now())
+        .where(Timer.status == TimerStatus.WAITING, Timer.due_at <= ctx.clock.now(),
+               ProcessInstance.status != InstanceStatus.SUSPENDED)  # 挂起: its timers wait
         .order_by(Timer.due_at).limit(1).with_for_update(skip_locked=True, of=[Timer, ProcessInstance])
         .execution_options(populate_existing=True)
     ).one_or_none()
@@ -63,6 +64,8 @@ def fire(session: Session, ctx: EngineContext, timer: Timer, instance: ProcessIn
     now = ctx.clock.now()
     workflow = restore(session, ctx, instance)
     task = find_task(workflow, timer.task_guid)
+    if instance.status == InstanceStatus.SUSPENDED:
+        return False  # 挂起: the timer waits; resuming moves it (engine.suspension)
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
         timer.status = TimerStatus.CANCELLED
         return False
