@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -51,7 +51,7 @@ from models import (
 
 from . import audit, notify
 from .actors import Actor
-from .calendar import LOCAL_TZ
+from .calendar import END_OF_DAY, LOCAL_TZ
 from .context import EngineContext
 from .definitions import SPEC_CACHE
 from .errors import Conflict, FormInvalid, InvalidInput, NotFound, NotPermitted, TaskNotActive
@@ -143,6 +143,22 @@ def _field_error(field: str, zh: str, en: str) -> FormInvalid:
 
 def _local_day(moment: datetime | None) -> str:
     return f"{moment.astimezone(LOCAL_TZ):%Y-%m-%d}" if moment is not None else "—"
+
+
+def due_from_text(raw: Any) -> datetime:
+    """A requested deadline as people and clients give it: ``YYYY-MM-DD`` (the end of that working day,
+    Beijing time, as deadlines are) or an ISO 8601 moment with its offset."""
+    text = raw.strip() if isinstance(raw, str) else ""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), END_OF_DAY, tzinfo=LOCAL_TZ)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise _field_error("requested_due_at", "请填写有效的日期（如 2026-12-31）。",
+                           "Give a valid date (e.g. 2026-12-31) or a date-time with its offset.")
+    return moment
 
 
 def request_extension(session: Session, ctx: EngineContext, actor: Actor, task_id: int,

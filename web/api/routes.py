@@ -12,7 +12,19 @@ from typing import Any
 from flask import Blueprint
 from werkzeug.wrappers import Response
 
-from . import audit, auth, cases, content, definitions, drafts, instances, notifications, saved_filters, tasks
+from . import (
+    audit,
+    auth,
+    cases,
+    content,
+    definitions,
+    drafts,
+    extensions,
+    instances,
+    notifications,
+    saved_filters,
+    tasks,
+)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.require_token)
@@ -64,6 +76,13 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/tasks/<int:task_id>/draft", "GET", drafts.get_draft),
     ("/tasks/<int:task_id>/draft", "PUT", drafts.save_draft),
     ("/audit/verify", "GET", audit.verify_audit_trail),
+    ("/tasks/<int:task_id>/extension-requests", "POST", extensions.request_extension),
+    ("/extension-requests", "GET", extensions.list_extension_requests),
+    ("/extension-requests/<int:request_id>/approve", "POST", extensions.approve_extension),
+    ("/extension-requests/<int:request_id>/refuse", "POST", extensions.refuse_extension),
+    ("/extension-requests/<int:request_id>/withdraw", "POST", extensions.withdraw_extension),
+    ("/instances/<int:instance_id>/suspend", "POST", extensions.suspend_instance),
+    ("/instances/<int:instance_id>/resume", "POST", extensions.resume_instance),
 ]
 
 for rule, method, view in ROUTES:
