@@ -332,8 +332,9 @@ class YearLoad:
 
 def load_year(session: Session, ctx: EngineContext, actor: Actor | None, year: int) -> YearLoad:
     """Take ``year``'s schedule from the package: its days are added or brought back to the package's
-    values, package days it no longer lists go, and days the office entered or changed stay as the
-    office left them. The year then counts as known."""
+    values (a package day the office removed comes back: only exceptions are stored, so a removal
+    leaves nothing to remember it by), package days it no longer lists go, and days the office
+    entered or changed stay as the office left them. The year then counts as known."""
     if year not in package_years():
         raise NotFound(f"日历程序包尚无 {year} 年的安排，请逐日录入。",
                        f"The calendar package has no schedule for {year}; enter its days one by one.",

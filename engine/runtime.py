@@ -27,7 +27,7 @@ from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, 
 
 from . import audit, cases, notify, projection, returns
 from .actors import Actor
-from .calendar import add_working_days, is_working_day, working_days_between
+from .calendar import add_working_days, deadline_after, is_working_day, working_days_between
 from .clock import workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
@@ -60,6 +60,7 @@ SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
     "add_working_days": add_working_days,
     "working_days_between": working_days_between,
     "is_working_day": is_working_day,
+    "deadline_after": deadline_after,
 }))
 
 

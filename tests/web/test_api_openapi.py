@@ -228,6 +228,16 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", resume, office.post(f"/instances/{rect_instance}/resume"))
     check("GET", "/audit/verify", api("auditor1").get("/audit/verify"))
     check("GET", "/audit/verify", unit.get("/audit/verify"))
+    check("GET", "/calendar", unit.get("/calendar?year=2026"))
+    check("GET", "/calendar", unit.get("/calendar?year=nope"))
+    day = "/calendar/days/{date}"
+    check("PUT", day, office.put("/calendar/days/2026-12-01", json={"working": False, "note": "台风停工"}))
+    check("PUT", day, office.put("/calendar/days/2026-12-01", json={"working": False, "note": "台风停工"}))
+    check("PUT", day, office.put("/calendar/days/2026-12-02", json={"working": True, "note": "加班"}))
+    check("PUT", day, office.put("/calendar/days/2026-13-01", json={"working": False, "note": "x"}))
+    check("PUT", day, unit.put("/calendar/days/2026-12-01", json={"working": False, "note": "x"}))
+    check("DELETE", day, api.client.delete(f"{API}/calendar/days/2026-12-01", **as_office))
+    check("DELETE", day, api.client.delete(f"{API}/calendar/days/2026-12-01", **as_office))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from . import (
     audit,
     auth,
+    calendar,
     cases,
     content,
     definitions,
@@ -83,6 +84,9 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/extension-requests/<int:request_id>/withdraw", "POST", extensions.withdraw_extension),
     ("/instances/<int:instance_id>/suspend", "POST", extensions.suspend_instance),
     ("/instances/<int:instance_id>/resume", "POST", extensions.resume_instance),
+    ("/calendar", "GET", calendar.get_calendar),
+    ("/calendar/days/<date>", "PUT", calendar.put_day),
+    ("/calendar/days/<date>", "DELETE", calendar.delete_day),
 ]
 
 for rule, method, view in ROUTES:
