@@ -44,6 +44,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.routes import bp as cases_bp
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
+    from .extensions.routes import bp as extensions_bp
     from .notifications.routes import bp as notifications_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
@@ -52,7 +53,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.before_request(load_session_actor)
     app.add_template_global(handoffs, "handoffs")
-    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, notifications_bp, content_bp):
+    for blueprint in (auth_bp, queue_bp, tasks_bp, cases_bp, definitions_bp, public_bp, notifications_bp, content_bp,
+                      extensions_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
