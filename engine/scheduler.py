@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from .context import EngineContext
-from .db import transaction
+from .db import make_session_factory, transaction
 from .notify import dispatch_mail, offer_new_tasks, warn_due_soon
-from .timers import sweep
+from .timers import SweepResult, next_due, sweep
 
 log = logging.getLogger(__name__)
+
+SWEEP_LIMIT = 500  # timers per sweep; a sweep that reaches it is followed by another at once
 
 
 def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, int, int]:
@@ -27,12 +30,41 @@ def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, in
     return offered, warned, mailed
 
 
+def sweep_timers(factory: sessionmaker[Session], reader: sessionmaker[Session], ctx: EngineContext, until: float
+                 ) -> SweepResult:
+    """Fire due timers until the monotonic moment ``until``: sweep, and while the next timer comes
+    due before then, sleep till it is due and sweep again (so a timer waits for its moment, not for
+    the next tick); a sweep that hit its limit is followed by another at once."""
+    total = SweepResult()
+    while True:
+        result = sweep(factory, ctx, limit=SWEEP_LIMIT)
+        total.fired, total.skipped, total.failed = (total.fired + result.fired, total.skipped + result.skipped,
+                                                    total.failed + result.failed)
+        left = until - time.monotonic()
+        if left <= 0:
+            return total
+        if result.handled >= SWEEP_LIMIT:
+            continue
+        with reader() as session:  # read-only: on SQLite it leaves the write lock to others
+            upcoming = next_due(session, ctx)
+        if upcoming is None:
+            return total
+        wait = (upcoming - ctx.clock.now()).total_seconds()
+        if wait >= left:
+            return total
+        time.sleep(max(wait, 0.0) + 0.001)
+
+
 def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0) -> None:
     scheduler = BlockingScheduler(timezone="UTC")
+    reader = make_session_factory(factory.kw["bind"], read_only=True)
+    # SpiffWorkflow logs every task state change at INFO: thousands of lines a second under load.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
 
     def _tick() -> None:
-        try:
-            result = sweep(factory, ctx)
+        started = time.monotonic()
+        try:  # timers until most of the interval is gone, then the notices, then the next tick
+            result = sweep_timers(factory, reader, ctx, until=started + interval_seconds * 0.8)
             if result.fired or result.skipped or result.failed:
                 log.info("timers fired=%s skipped=%s failed=%s", result.fired, result.skipped, result.failed)
         except Exception:  # a failed sweep must not stop the clock; the next tick retries

@@ -207,9 +207,9 @@ def assert_fired_exactly_once(factory: sessionmaker[Session], instance_ids: list
 
 
 def test_two_schedulers_fire_every_timer_exactly_once(factory, real_ctx, demo, schedulers):  # type: ignore[no-untyped-def]
-    ids = start_probes(factory, real_ctx, demo, 150, wait=lambda n: f"PT{1 + n % 3}S", pause=0.01)
     schedulers.start("first")
     schedulers.start("second")
+    ids = start_probes(factory, real_ctx, demo, 150, wait=lambda n: f"PT{2 + n % 3}S", pause=0.01)
 
     wait_until(all_settled(factory), 25, schedulers)
 
