@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install browser run test lint typecheck unit bench bench-queues clean
+.PHONY: install browser run test lint typecheck unit bench bench-queues bench-timers clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: install
 ## Queue queries at 1,000,000 task rows on PostgreSQL (DATABASE_URL, else TEST_DATABASE_URL, else the local server)
 bench-queues: install
 	$(BIN)/python -m bench.queue_query $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
+
+## 10,000 timers due in one minute, two scheduler processes: lateness, double-fired, lost (PostgreSQL as above)
+bench-timers: install
+	$(BIN)/python -m bench.timer_lateness $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
