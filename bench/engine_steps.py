@@ -32,7 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, event, insert, select, text
 
 from bench.common import describe_machine, scratch_database
-from engine import demo, runtime
+from engine import calendar, demo, runtime
 from engine.actors import Actor
 from engine.bootstrap import deploy_shipped
 from engine.context import EngineContext
@@ -99,7 +99,7 @@ def naive_start(factory: Any, ctx: EngineContext, key: str, data: dict[str, Any]
     """Store a new naive instance (full JSON with the spec), after ``answers`` steps done in memory."""
     with transaction(factory) as session:
         parsed = SPEC_CACHE.get(session, latest_definition(session, key), ctx.forms)
-        workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs)
+        workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=runtime.SCRIPT_ENGINE)
         workflow.get_tasks(state=TaskState.READY)[0].data.update(data)
         workflow.do_engine_steps()
         for bpmn_id in answers:
@@ -114,6 +114,7 @@ def naive_start(factory: Any, ctx: EngineContext, key: str, data: dict[str, Any]
 def naive_step(session: Any, iid: int, numbers: list[str], at: Any, lock: str) -> bool:
     state = session.execute(text(f"SELECT state FROM naive_instance WHERE id = :i{lock}"), {"i": iid}).scalar_one()
     workflow = FULL_SERIALIZER.deserialize_json(state)
+    workflow.script_engine = runtime.SCRIPT_ENGINE  # the diagrams' functions (deadline_in …), as ours
     ready = workflow.get_tasks(state=TaskState.READY, manual=True)
     if not ready:
         return False
@@ -186,6 +187,8 @@ def main() -> None:
     upgrade(url)
     sql_engine = make_engine(url)
     factory = make_session_factory(sql_engine)
+    with factory() as session:
+        calendar.load(session)  # deadlines are computed on the office's calendar
     ctx = EngineContext.default()
     with transaction(factory) as session:
         loaded = demo.seed_reference_data(session)

@@ -41,6 +41,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.common import describe_machine
+from engine import calendar
 from engine import demo as demo_data
 from engine.accounts import hash_password
 from engine.actors import Actor, load_actor
@@ -459,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(bench_url, "0004")
         ctx = EngineContext.default(clock=FrozenClock(NOW))
         factory = make_session_factory(engine)
+        with factory() as session:
+            calendar.load(session)  # deadlines are computed on the office's calendar
         reader = make_session_factory(engine, read_only=True)
         start = time.perf_counter()
         world = build_world(factory, ctx)

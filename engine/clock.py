@@ -50,6 +50,13 @@ class _WorkflowDatetime(datetime):
         return moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
 
 
+def workflow_now() -> datetime:
+    """The time for code the workflow runs (expressions, scripts): the engine's clock inside
+    ``workflow_time``, real time elsewhere. Always timezone-aware."""
+    clock = _CURRENT.get()
+    return clock.now() if clock is not None else datetime.now().astimezone()
+
+
 @contextmanager
 def workflow_time(clock: Clock) -> Iterator[None]:
     token = _CURRENT.set(clock)

@@ -29,6 +29,7 @@ from .forms import FormStore
 log = logging.getLogger(__name__)
 MAX_BPMN_BYTES = 5 * 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,22 @@ class UserTaskInfo:
     extension_approver: str = "office"  # 延期: the group (over the case's binding for it) that decides requests
 
 
+ESCALATION_GRADES = ("提醒", "督办", "通报")
+HOLDER = "holder"  # escalation audience: whoever holds the attached task, or its candidates
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A timer boundary event that escalates: when it fires, the engine tells ``audiences`` (group
+    keys over the organisation the case binds to them, or ``holder``) at this ``grade``, about the
+    task the event is attached to. What else happens is the diagram's (e.g. a 督办 task)."""
+
+    event_id: str
+    attached_to: str
+    grade: str
+    audiences: tuple[str, ...]
+
+
 @dataclass
 class ParsedDefinition:
     """What the runtime needs of a definition, built once per sha256 and shared (read-only)."""
@@ -68,6 +85,7 @@ class ParsedDefinition:
     lane_groups: dict[str, str] = field(default_factory=dict)
     has_timers: bool = False
     warnings: list[Problem] = field(default_factory=list)
+    escalations: dict[str, Escalation] = field(default_factory=dict)  # by boundary timer event id
 
     def task(self, bpmn_id: str) -> UserTaskInfo | None:
         return self.tasks.get(bpmn_id)
@@ -178,6 +196,37 @@ def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: F
     for spec in _all_specs(parsed.spec, parsed.subprocess_specs):
         for task_spec in spec.task_specs.values():
             problems.extend(_check_task(parsed, task_spec, forms, groups))
+    problems.extend(_read_escalations(parsed, root, groups))
+    return problems
+
+
+def _read_escalations(parsed: ParsedDefinition, root: Any, groups: dict[str, str]) -> list[Problem]:
+    """Boundary timer events carrying ``escalation`` (提醒/督办/通报) and ``notify`` (audiences)."""
+    problems: list[Problem] = []
+    keys = set(groups.values())
+    for event in root.iter(f"{{{BPMN_NS}}}boundaryEvent"):
+        properties = {p.get("name"): p.get("value") for p in event.iter(f"{{{SPIFF_NS}}}property")}
+        grade = (properties.get("escalation") or "").strip()
+        if not grade:
+            continue
+        event_id = event.get("id") or ""
+        if event.find(f"{{{BPMN_NS}}}timerEventDefinition") is None:
+            problems.append(Problem(event_id, "只有定时边界事件可以设置督办等级（escalation）。",
+                                    "Only a timer boundary event can carry an escalation grade."))
+            continue
+        if grade not in ESCALATION_GRADES:
+            options = "、".join(ESCALATION_GRADES)
+            problems.append(Problem(event_id, f"督办等级“{grade}”无效，可选：{options}。",
+                                    f"Unknown escalation grade '{grade}'; use one of {options}."))
+            continue
+        audiences = tuple(a.strip() for a in (properties.get("notify") or HOLDER).split(",") if a.strip())
+        unknown = [a for a in audiences if a != HOLDER and a not in keys]
+        if unknown:
+            names, known = "、".join(unknown), ", ".join(sorted(keys))
+            problems.append(Problem(event_id, f"督办通知对象 {names} 不是已知用户组（{known}）或 holder。",
+                                    f"Escalation audiences {names} are neither known groups ({known}) nor 'holder'."))
+            continue
+        parsed.escalations[event_id] = Escalation(event_id, event.get("attachedToRef") or "", grade, audiences)
     return problems
 
 

@@ -59,6 +59,7 @@ USERS = [
     ("zzb1", "组织部 孙磊", "ZZB", [("organization", "ZZB"), ("receiving_body", "ZZB")]),
     ("unit1", "教育局联络员 周洁", "U-EDU", [("unit", "U-EDU")]),
     ("unit2", "卫健委联络员 吴刚", "U-HEALTH", [("unit", "U-HEALTH")]),
+    ("unitlead1", "教育局分管领导 钱峰", "U-EDU", [("unit_leader", "U-EDU")]),
     ("leader1", "领导小组 郑华", "LG", [("leading_group", CITY_CODE)]),
     ("designer1", "流程管理员 陈晨", "OFFICE", [("supervisor", CITY_CODE)]),
     ("auditor1", "审计员 何静", "OFFICE", [("auditor", CITY_CODE)]),

@@ -52,8 +52,8 @@ def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int)
     if not is_candidate(actor, task) or is_recused(actor, instance):
         raise NotPermitted("您不能办理此任务。", "You may not take this task.")
     if instance.status != InstanceStatus.RUNNING:
-        raise TaskNotActive("案件当前不在办理状态（已中止或已结束）。", "The case is not running (suspended or finished).",
-                            {"status": instance.status})
+        raise TaskNotActive("案件当前不在办理状态（已中止或已结束）。",
+                            "The case is not running (suspended or finished).", {"status": instance.status})
     now = ctx.clock.now()
     result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),

@@ -29,6 +29,8 @@ KIND_LABELS = {
     NotificationKind.ASSIGNED: ("分派给您的任务", "Task assigned to you"),
     NotificationKind.RETURNED: ("退回给您的任务", "Task returned to you"),
     NotificationKind.DUE_SOON: ("即将到期", "Due soon"),
+    NotificationKind.ESCALATED: ("督办提醒", "Escalation"),
+    NotificationKind.EXTENSION: ("延期与中止", "Extension or suspension"),
 }
 MAX_MESSAGE = 500
 _NOTIFICATIONS = cast(Table, Notification.__table__)

@@ -19,12 +19,20 @@ from .actors import Actor
 SCOPE = "_scope"
 OVERSIGHT_ROLES = ("office", "leading_group")
 CLUE_ROLES = ("inspection_group", "receiving_body")
-RECTIFICATION_ROLES = ("inspection_group", "unit")
+RECTIFICATION_ROLES = ("inspection_group", "unit", "unit_leader")
+# Roles that hold over the organisation another role is bound to: the unit's responsible leader
+# sits at the unit the case binds to ``unit``.
+ROLE_BINDING = {"unit_leader": "unit"}
+
+
+def bound_path(instance: ProcessInstance, group_key: str) -> str | None:
+    """The organisation the case binds this role to (directly, or through ``ROLE_BINDING``), if any."""
+    bindings = instance.bindings or {}
+    return bindings.get(group_key) or bindings.get(ROLE_BINDING.get(group_key, ""))
 
 
 def binding_path(instance: ProcessInstance, group_key: str) -> str | None:
-    bindings = instance.bindings or {}
-    return bindings.get(group_key) or bindings.get(SCOPE)
+    return bound_path(instance, group_key) or (instance.bindings or {}).get(SCOPE)
 
 
 def org_id_of(path: str | None) -> int | None:
@@ -47,7 +55,7 @@ def can_see_instance(actor: Actor, instance: ProcessInstance) -> bool:
     if instance.case_kind == "clue":
         return any(actor.role_covers(role, bindings.get(role)) for role in CLUE_ROLES)
     if instance.case_kind == "rectification":
-        return any(actor.role_covers(role, bindings.get(role)) for role in RECTIFICATION_ROLES)
+        return any(actor.role_covers(role, bound_path(instance, role)) for role in RECTIFICATION_ROLES)
     if instance.started_by_id == actor.user_id or actor.has_role("supervisor"):
         return True
     return any(actor.role_covers(key, path) for key, path in bindings.items() if key != SCOPE)

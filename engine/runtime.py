@@ -15,6 +15,7 @@ from typing import Any, cast
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.util.task import TaskState
@@ -25,10 +26,10 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus
 
-from . import audit, cases, notify, projection, returns
+from . import audit, cases, escalation, notify, projection, returns
 from .actors import Actor
 from .calendar import add_working_days, deadline_after, is_working_day, working_days_between
-from .clock import workflow_time
+from .clock import workflow_now, workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
 from .drafts import DISCARD_DRAFTS
@@ -54,6 +55,13 @@ __all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_i
            "lock_instance", "resolve_task", "restore", "return_task", "start_instance", "task_view",
            "unclaim_task"]
 
+
+def deadline_in(working_days: int) -> str:
+    """For timer expressions: the end of the ``working_days``-th working day from now (Beijing
+    time), as the ISO timestamp a BPMN timeDate expects — the same rule as task deadlines."""
+    return deadline_after(workflow_now(), int(working_days)).isoformat()
+
+
 # Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
 SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
     "datetime": _dt,
@@ -61,6 +69,7 @@ SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
     "working_days_between": working_days_between,
     "is_working_day": is_working_day,
     "deadline_after": deadline_after,
+    "deadline_in": deadline_in,
 }))
 
 
@@ -68,8 +77,12 @@ def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> 
     return SPEC_CACHE.for_definition_id(session, instance.definition_id, ctx.forms)
 
 
-def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> None:
-    """Run ``task`` (if given) and then the engine steps up to the next wait, on the engine's clock."""
+def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> list[Any]:
+    """Run ``task`` (if given) and then the engine steps up to the next wait, on the engine's clock.
+    Returns the timer events that fired meanwhile (any step may find a timer due, not only the
+    scheduler's), for ``escalation.on_timers_fired``."""
+    waiting = [t for t in workflow.get_tasks(state=TaskState.WAITING)
+               if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
     try:
         with workflow_time(ctx.clock):
             if task is not None:
@@ -79,6 +92,7 @@ def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> None:
     except WorkflowException as exc:
         raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
                             {"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None)}) from exc
+    return [t for t in waiting if t.state == TaskState.COMPLETED]
 
 
 def restore(session: Session, ctx: EngineContext, instance: ProcessInstance, *, to_step: bool = True
@@ -244,7 +258,7 @@ def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, da
         raise TaskNotActive("该任务已不在待办状态。", "The task is no longer ready.")
     ready_before = projection.ready_guids(workflow)
     spiff_task.data.update(clean)
-    _run(ctx, workflow, spiff_task)
+    fired = _run(ctx, workflow, spiff_task)
     _close_task(session, task, actor, now, claimed=claim)
     drafts = [audit.EventDraft("task_claimed", {"task_id": task.id, "bpmn_id": task.bpmn_id, "name": task.name,
                                                 "assignee": actor.username}, instance.id)] if claim else []
@@ -255,6 +269,8 @@ def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, da
     session.connection().execute(DISCARD_DRAFTS, {"task_id": task.id})
     if claim and task.offered_at is not None:  # not yet offered: there is nothing to withdraw
         notify.withdraw_offers(session, task.id, now)
+    if fired:
+        drafts += escalation.on_timers_fired(session, instance, parsed, fired, now)
     returned = _is_return(parsed, task, clean)
     _persist(session, instance, workflow, parsed, now, drafts, actor, ready_before=ready_before, done=task.task_guid)
     if returned:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InstanceStatus, ProcessInstance, Timer, TimerStatus
 
-from . import audit
+from . import audit, escalation
 from .context import EngineContext
 from .db import transaction
 from .errors import XunchaError
@@ -86,12 +86,14 @@ def fire(session: Session, ctx: EngineContext, timer: Timer, instance: ProcessIn
     if instance.status != InstanceStatus.RUNNING or task is None or task.state != TaskState.WAITING:
         timer.status = TimerStatus.CANCELLED
         return False
-    _run(ctx, workflow)
+    fired = _run(ctx, workflow)
     timer.status, timer.fired_at = TimerStatus.FIRED, now
-    _persist(session, instance, workflow, _parsed(session, ctx, instance), now, [
-        audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
-                                         "due_at": timer.due_at, "fired_at": now,
-                                         "scheduler": scheduler_id()}, instance.id)], None)
+    parsed = _parsed(session, ctx, instance)
+    drafts = [audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
+                                               "due_at": timer.due_at, "fired_at": now,
+                                               "scheduler": scheduler_id()}, instance.id)]
+    drafts += escalation.on_timers_fired(session, instance, parsed, fired, now)
+    _persist(session, instance, workflow, parsed, now, drafts, None)
     flush(session)
     return True
 

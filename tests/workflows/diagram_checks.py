@@ -33,6 +33,8 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskState
 
+from engine.runtime import SCRIPT_ENGINE  # the functions the shipped diagrams call (deadline_in …)
+
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'workflows')
 FORMS = os.path.join(HERE, 'forms')
 NS = {'bpmn': 'http://www.omg.org/spec/BPMN/20100524/MODEL',
@@ -71,6 +73,7 @@ DIAGRAMS = {
             'rectification_report': ('整改报告', 'unit', 'rect_report', 44),
             'disclosure': ('整改公开', 'office', 'rect_disclosure', 10),
             'close_out': ('归档', 'office', 'rect_close_out', 5),
+            'supervise_plan': ('督办整改方案', 'office', 'rect_supervise', 2),
         },
     },
 }
@@ -187,9 +190,16 @@ def check_static(pid):
         need(on_border(pts[-1], box(f.get('targetRef'))), f"edge {f.get('id')} does not end at its target")
         for a, b in itertools.pairwise(pts):
             need(a[0] == b[0] or a[1] == b[1], f"edge {f.get('id')} has a diagonal segment")
+    # A boundary event sits on its host's border (its centre on the edge), so it overlaps that host only.
+    hosts = {e.get('id'): e.get('attachedToRef') for e in proc.iter(f'{BPMN}boundaryEvent')}
+    for event, host in hosts.items():
+        x, y, w, h = box(event)
+        need(on_border((x + w / 2, y + h / 2), box(host)), f'boundary event {event} is not on the border of {host}')
     leaf = [e.get('id') for e in flow_nodes if etree.QName(e).localname != 'subProcess']
     for i, a in enumerate(leaf):
         for b in leaf[i + 1:]:
+            if hosts.get(a) == b or hosts.get(b) == a:
+                continue
             (x, y, w, h), (bx, by, bw, bh) = box(a), box(b)
             need(x + w <= bx or x >= bx + bw or y + h <= by or y >= by + bh, f'shapes {a} and {b} overlap')
 
@@ -301,6 +311,7 @@ def check_negative():
 def roundtrip(wf):
     dumped = SERIALIZER.serialize_json(wf)
     wf2 = SERIALIZER.deserialize_json(dumped)
+    wf2.script_engine = SCRIPT_ENGINE
     # re-serializing gives the same document (key order inside task 'delta' may differ, so compare parsed)
     need(json.loads(SERIALIZER.serialize_json(wf2)) == json.loads(dumped), 'serialization is not stable')
     return wf2
@@ -311,7 +322,7 @@ def drive(pid, start_data, answer, expect_end, pick=None, on_task=None, max_step
     bpmn_id (for this item) was already answered. Returns (trace, final data, workflow)."""
     meta = DIAGRAMS[pid]
     spec, subs = parse(pid, validate=False)
-    wf = BpmnWorkflow(spec, subs)
+    wf = BpmnWorkflow(spec, subs, script_engine=SCRIPT_ENGINE)  # the diagrams' functions (deadline_in …)
     start = wf.get_tasks(state=TaskState.READY)
     need(len(start) == 1, 'one READY start task')
     start[0].data.update(copy.deepcopy(start_data))
