@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from engine import deadlines, notify
 from engine.calendar import LOCAL_TZ
 from engine.queues import queue_counts
-from models import Group, HumanTask, Organisation, TaskStatus, User
+from models import Group, HumanTask, ItemStatus, Organisation, RectificationItem, TaskStatus, User
 
 from .db import ctx, db
 from .errors import locale
@@ -60,17 +60,22 @@ def is_overdue(task: HumanTask) -> bool:
     return due_colour(task) == deadlines.RED
 
 
-def due_colour(task: HumanTask) -> str | None:
-    """red / yellow / green for an open task's deadline (engine.deadlines); None when done or undated."""
-    if task.status != TaskStatus.READY:
-        return None
-    return deadlines.colour(task.due_at, ctx().clock.now())
+def due_colour(row: Any) -> str | None:
+    """red / yellow / green for the deadline of an open task, rectification item or clue
+    (engine.deadlines); None once it is done, or without a deadline."""
+    if isinstance(row, HumanTask):
+        open_ = row.status == TaskStatus.READY
+    elif isinstance(row, RectificationItem):
+        open_ = row.status != ItemStatus.STRUCK_OFF
+    else:
+        open_ = getattr(row, "closed_at", None) is None
+    return deadlines.colour(row.due_at, ctx().clock.now()) if open_ else None
 
 
 DUE_BADGES = {deadlines.RED: ("danger", "已逾期", "Overdue"), deadlines.YELLOW: ("warning", "即将到期", "Due soon")}
 
 
-def due_badge(task: HumanTask) -> Markup:
+def due_badge(task: Any) -> Markup:
     """The badge beside a deadline: 已逾期 (red) or 即将到期 (yellow); nothing while green."""
     badge = DUE_BADGES.get(due_colour(task) or "")
     if badge is None:
