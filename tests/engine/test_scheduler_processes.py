@@ -2,7 +2,8 @@
 and on PostgreSQL, on the real clock (timers due a second or two ahead). What is proved:
 
 * two schedulers sweeping the same due timers fire every one exactly once: one ``timer_fired``
-  event per timer, ``fired_at`` set, each case moved on by one step, and both schedulers took part;
+  event per timer, ``fired_at`` set, each case moved on by one step, and (on PostgreSQL, where they
+  run side by side; SQLite's write lock takes them in turns) both schedulers took part;
 * a scheduler killed with SIGKILL while it is inside a sweep's transaction (checked: it holds
   PostgreSQL's transaction open / SQLite's write lock at that moment) loses no timer and doubles
   none; the other scheduler fires what it had claimed, and every audit chain still verifies;
@@ -206,15 +207,18 @@ def assert_fired_exactly_once(factory: sessionmaker[Session], instance_ids: list
 # -- the tests -------------------------------------------------------------------------------------------------
 
 
-def test_two_schedulers_fire_every_timer_exactly_once(factory, real_ctx, demo, schedulers):  # type: ignore[no-untyped-def]
+def test_two_schedulers_fire_every_timer_exactly_once(db_url, factory, real_ctx, demo, schedulers):  # type: ignore[no-untyped-def]
     schedulers.start("first")
     schedulers.start("second")
-    ids = start_probes(factory, real_ctx, demo, 150, wait=lambda n: f"PT{2 + n % 3}S", pause=0.01)
+    # half of them due together (both schedulers reach for the same rows), half spread over three seconds
+    ids = start_probes(factory, real_ctx, demo, 150, wait=lambda n: "PT3S" if n % 2 else f"PT{2 + n % 4}S",
+                       pause=0.01)
 
     wait_until(all_settled(factory), 25, schedulers)
 
     events = assert_fired_exactly_once(factory, ids)
-    assert len({e["scheduler"] for e in events}) == 2, "both schedulers should have fired some"
+    if not db_url.startswith("sqlite"):  # SQLite's busy wait is unfair: one may hold the write lock throughout
+        assert len({e["scheduler"] for e in events}) == 2, "both schedulers should have fired some"
 
 
 def test_a_scheduler_killed_mid_sweep_loses_and_doubles_nothing(  # type: ignore[no-untyped-def]
