@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -9,7 +10,7 @@ from sqlalchemy import select
 from engine import runtime, timers
 from engine.db import transaction
 from engine.definitions import deploy
-from models import InstanceStatus, Timer, TimerStatus
+from models import AuditEvent, InstanceStatus, Timer, TimerStatus
 from tests.helpers import instance, ready_tasks
 
 TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
@@ -101,3 +102,53 @@ def test_a_timer_whose_step_fails_is_set_aside_and_the_others_still_fire(factory
     assert [t.bpmn_id for t in ready_tasks(factory, broken)] == ["work"]  # the failed step left nothing behind
     assert [t.bpmn_id for t in ready_tasks(factory, healthy)] == ["escalated"]
     assert timers.sweep(factory, ctx).failed == 0  # not retried forever
+
+
+TWO_TIMERS = TIMER_DIAGRAM.replace(b'id="reminder_test"', b'id="two_timers"').replace(
+    b'<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="escalated"/>',
+    b'<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="escalated"/>'
+    b'<bpmn:boundaryEvent id="remind" attachedToRef="work" cancelActivity="false">'
+    b'<bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+    b'</bpmn:boundaryEvent><bpmn:sequenceFlow id="f7" sourceRef="remind" targetRef="reminded"/>'
+    b'<bpmn:endEvent id="reminded"/>')
+
+
+def test_two_timers_of_one_case_due_in_one_sweep_take_one_step_each_at_most(factory, ctx, clock, demo):
+    with transaction(factory) as s:
+        deploy(s, TWO_TIMERS, None, ctx.forms, at=ctx.clock.now())
+    with transaction(factory) as s:
+        iid = runtime.start_instance(s, ctx, demo.actor("office1"), "two_timers", {},
+                                     scope_path=demo.orgs["CITY"].path).id
+    assert sorted(t.bpmn_id for t in _timers(factory, iid)) == ["late", "remind"]
+    clock.advance(timedelta(hours=3))  # both overdue: the first step fires both in SpiffWorkflow
+
+    result = timers.sweep(factory, ctx)
+
+    assert result.failed == 0 and result.fired == 1
+    assert {t.status for t in _timers(factory, iid)} <= {TimerStatus.FIRED, TimerStatus.CANCELLED}
+    assert [t.bpmn_id for t in ready_tasks(factory, iid)] == ["escalated"]
+    assert timers.sweep(factory, ctx).handled == 0
+
+
+def test_a_sweep_fires_many_due_timers_in_batches_each_once(factory, ctx, clock, demo):
+    ids = [_start(factory, ctx, demo) for _ in range(45)]
+    clock.advance(timedelta(hours=3))
+
+    result = timers.sweep(factory, ctx, batch=20)  # three transactions: 20, 20, 5
+
+    assert (result.fired, result.skipped, result.failed) == (45, 0, 0)
+    with factory() as s:
+        fired = s.execute(select(AuditEvent.payload).where(AuditEvent.event_type == "timer_fired")).scalars().all()
+    assert len(fired) == 45 and len({json.loads(p)["timer_id"] for p in fired}) == 45
+    assert all([t.bpmn_id for t in ready_tasks(factory, iid)] == ["escalated"] for iid in ids)
+    assert timers.sweep(factory, ctx).handled == 0
+
+
+def test_limit_bounds_a_sweep_and_the_rest_wait_for_the_next(factory, ctx, clock, demo):
+    for _ in range(5):
+        _start(factory, ctx, demo)
+    clock.advance(timedelta(hours=3))
+    assert timers.sweep(factory, ctx, limit=3, batch=2).fired == 3
+    assert timers.sweep(factory, ctx, limit=3, batch=2).fired == 2
+    with factory() as s:
+        assert timers.next_due(s, ctx) is None
