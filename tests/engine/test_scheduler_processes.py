@@ -177,9 +177,17 @@ def wait_until(condition: Callable[[], bool], seconds: float, schedulers: Schedu
 
 
 def all_settled(factory: sessionmaker[Session]) -> Callable[[], bool]:
-    def settled() -> bool:
+    """No timer left waiting, and still none a second later: a scheduler that had read a timer as
+    waiting and fired it a second time would have written by then (its steps take milliseconds)."""
+    def none_waiting() -> bool:
         with reading(factory) as session:
             return session.execute(select(Timer.id).where(Timer.status == TimerStatus.WAITING).limit(1)).first() is None
+
+    def settled() -> bool:
+        if not none_waiting():
+            return False
+        time.sleep(1.5)
+        return none_waiting()
     return settled
 
 
