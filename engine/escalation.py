@@ -28,14 +28,16 @@ from .permissions import binding_path, can_see_instance, is_candidate, is_recuse
 
 
 def on_timers_fired(session: Session, instance: ProcessInstance, parsed: ParsedDefinition, fired: list[Any],
-                    now: datetime) -> list[EventDraft]:
+                    now: datetime, *, marked: str | None = None) -> list[EventDraft]:
     """Timer events of this instance that fired in a step: their timer rows are marked fired (one
-    step can fire several, e.g. a 提醒 and a 督办 both overdue), and escalating ones tell their
-    audiences. Returns the audit drafts."""
-    guids = [str(t.id) for t in fired]
-    session.execute(update(Timer).where(Timer.instance_id == instance.id, Timer.task_guid.in_(guids),
-                                        Timer.status == TimerStatus.WAITING)
-                    .values(status=TimerStatus.FIRED, fired_at=now).execution_options(synchronize_session=False))
+    step can fire several, e.g. a 提醒 and a 督办 both overdue; ``marked`` is the one the scheduler
+    is firing and has marked itself), and escalating ones tell their audiences. Returns the audit
+    drafts."""
+    guids = [str(t.id) for t in fired if str(t.id) != marked]
+    if guids:
+        session.connection().execute(
+            update(Timer).where(Timer.instance_id == instance.id, Timer.task_guid.in_(guids),
+                                Timer.status == TimerStatus.WAITING).values(status=TimerStatus.FIRED, fired_at=now))
     drafts: list[EventDraft] = []
     for timer_task in fired:
         drafts += _escalate(session, instance, parsed, timer_task, now)

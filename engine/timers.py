@@ -92,7 +92,7 @@ def fire(session: Session, ctx: EngineContext, timer: Timer, instance: ProcessIn
     drafts = [audit.EventDraft("timer_fired", {"timer_id": timer.id, "bpmn_id": timer.bpmn_id,
                                                "due_at": timer.due_at, "fired_at": now,
                                                "scheduler": scheduler_id()}, instance.id)]
-    drafts += escalation.on_timers_fired(session, instance, parsed, fired, now)
+    drafts += escalation.on_timers_fired(session, instance, parsed, fired, now, marked=timer.task_guid)
     _persist(session, instance, workflow, parsed, now, drafts, None)
     flush(session)
     return True
