@@ -5,7 +5,8 @@ the leading group — each once, each only to people who may see the case."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -90,6 +91,7 @@ def test_a_clue_escalation_never_reaches_the_inspected_unit(factory, ctx, demo, 
     sweep(factory, ctx)
     assert [e["grade"] for e in _escalations(factory, iid)] == ["提醒", "督办"]
     told = _told(factory, ack.id)
+    assert "leader1" not in told  # 通报 comes later
     assert "jw1" in told and "office1" in told
     assert not {"unit1", "unitlead1"} & set(told)
 
@@ -118,3 +120,30 @@ def test_deadline_in_uses_the_engine_clock_and_working_days(ctx, clock):
     from engine.clock import workflow_time
     with workflow_time(clock):  # 2026-11-25 (Wed) 09:00 Beijing → 3 working days → Mon 30th, end of day
         assert runtime.deadline_in(3).startswith("2026-11-30T23:59:59")
+
+
+def test_a_clue_left_unsigned_escalates_to_the_office_then_the_leading_group_across_national_day(
+        factory, ctx, demo, clock):  # type: ignore[no-untyped-def]
+    """Handed over on the eve of National Day 2026 (1–7 October off, Saturday 10 October a make-up
+    working day): the holiday does not count, the make-up Saturday does."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    clock.set(datetime(2026, 9, 30, 9, 0, tzinfo=beijing))
+    iid = open_clue(factory, ctx, demo)
+    act(factory, ctx, "office1", iid, "handover", {"handover_list": "清单"})
+    ack = ready_task(factory, iid, "acknowledge")
+    assert ack.due_at == datetime(2026, 10, 10, 23, 59, 59, tzinfo=beijing)  # 8th, 9th, Saturday 10th
+
+    def at(day: int, hour: int = 12) -> list[str]:
+        clock.set(datetime(2026, 10, day, hour, 0, tzinfo=beijing))
+        sweep(factory, ctx)
+        return [e["grade"] for e in _escalations(factory, iid)]
+
+    assert at(7) == []  # a week of holiday later: not a working day has passed
+    assert at(10) == ["提醒"]  # the make-up Saturday is the last day
+    assert "jw1" in _told(factory, ack.id) and "office1" not in _told(factory, ack.id)
+    assert at(11) == ["提醒", "督办"]  # overdue on Sunday: the office is told
+    assert "office1" in _told(factory, ack.id) and "leader1" not in _told(factory, ack.id)
+    assert at(14) == ["提醒", "督办"]  # 3 working days overdue ends on Wednesday evening …
+    assert at(15, 9) == ["提醒", "督办", "通报"]  # … then the leading group hears of it
+    assert "leader1" in _told(factory, ack.id)
+    assert not {"unit1", "unitlead1"} & set(_told(factory, ack.id))
