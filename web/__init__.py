@@ -33,6 +33,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _security_headers(app)
     if app.config.get("DEPLOY_SHIPPED_WORKFLOWS"):
         _deploy_shipped(app)
+    # Start-up read the database (calendar, shipped diagrams). gunicorn --preload forks workers from
+    # this process: pooled connections must not be shared across the fork, so close them here and
+    # let each process open its own.
+    app.extensions["xuncha.engine"].dispose()
     return app
 
 

@@ -52,7 +52,7 @@ def test_a_case_that_loops_hundreds_of_times_keeps_its_ready_task(ctx):
     report loops ~500 times silently loses its ready task. Pruned state never gets that deep."""
     xml = (WORKFLOWS / "clue_disposition.bpmn").read_bytes()
     parsed = parse_definition(xml, {"office": "office", "receiving_body": "receiving_body"}, ctx.forms)
-    workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs)
+    workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=runtime.SCRIPT_ENGINE)
     workflow.do_engine_steps()
     answers = [{"handover_list": "清单"}, {"ack_decision": "签收"},
                {"disposition_method": "初步核实", "disposition_opinion": "核实"}]
@@ -63,4 +63,5 @@ def test_a_case_that_loops_hundreds_of_times_keeps_its_ready_task(ctx):
         task.run()
         workflow.do_engine_steps()
         workflow = load_state(dump_state(workflow), parsed.spec, parsed.subprocess_specs)
+        workflow.script_engine = runtime.SCRIPT_ENGINE  # as engine.runtime.restore does
     assert [t.task_spec.bpmn_id for t in workflow.get_tasks(state=TaskState.READY, manual=True)] == ["progress_report"]
