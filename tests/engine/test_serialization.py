@@ -51,7 +51,7 @@ def test_a_case_that_loops_hundreds_of_times_keeps_its_ready_task(ctx):
     """SpiffWorkflow stops walking a task tree 1,000 levels deep: an unpruned instance whose monthly
     report loops ~500 times silently loses its ready task. Pruned state never gets that deep."""
     xml = (WORKFLOWS / "clue_disposition.bpmn").read_bytes()
-    parsed = parse_definition(xml, {"office": "office", "receiving_body": "receiving_body"}, ctx.forms)
+    parsed = parse_definition(xml, {k: k for k in ("office", "receiving_body", "leading_group")}, ctx.forms)
     workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=runtime.SCRIPT_ENGINE)
     workflow.do_engine_steps()
     answers = [{"handover_list": "清单"}, {"ack_decision": "签收"},
