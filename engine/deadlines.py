@@ -9,6 +9,7 @@ fewer remain; issue 5 makes this configurable per definition.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from .calendar import deadline_after
 
@@ -30,3 +31,13 @@ def colour(due_at: datetime | None, now: datetime, working_days: int = YELLOW_WO
     if due_at < now:
         return RED
     return YELLOW if due_at <= yellow_from(now, working_days) else GREEN
+
+
+def move_deadline(target: Any, new_due: datetime) -> dict[str, Any]:
+    """Move the deadline of a task, rectification item or clue (延期, or resuming a suspended case),
+    keeping its first deadline in ``original_due_at``; returns the before and after for the audit."""
+    before = {"due_at": target.due_at, "original_due_at": target.original_due_at}
+    if target.original_due_at is None:
+        target.original_due_at = target.due_at
+    target.due_at = new_due
+    return {"before": before, "after": {"due_at": target.due_at, "original_due_at": target.original_due_at}}

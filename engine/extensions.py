@@ -53,6 +53,7 @@ from . import audit, notify
 from .actors import Actor
 from .calendar import END_OF_DAY, LOCAL_TZ
 from .context import EngineContext
+from .deadlines import move_deadline
 from .definitions import SPEC_CACHE
 from .errors import Conflict, FormInvalid, InvalidInput, NotFound, NotPermitted, TaskNotActive
 from .permissions import binding_path, can_see_instance, is_recused
@@ -284,16 +285,16 @@ def approve(session: Session, ctx: EngineContext, actor: Actor, request_id: int,
                        "The requested deadline is no longer later than the task's; there is nothing to grant.")
     now = ctx.clock.now()
     delta = row.requested_due_at - task.due_at
-    changes: dict[str, Any] = {"task": _move(task, row.requested_due_at)}
+    changes: dict[str, Any] = {"task": move_deadline(task, row.requested_due_at)}
     task.warned_at = None  # a new deadline earns a new due-soon notice
     if row.item_id is not None:
         item = session.get(RectificationItem, row.item_id)
         if item is not None and item.due_at is not None and row.requested_due_at > item.due_at:
-            changes["item"] = {"item_id": item.id, **_move(item, row.requested_due_at)}
+            changes["item"] = {"item_id": item.id, **move_deadline(item, row.requested_due_at)}
     if instance.case_kind == "clue":
         clue = session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
         if clue is not None and clue.due_at is not None and row.requested_due_at > clue.due_at:
-            changes["clue"] = {"clue_id": clue.id, **_move(clue, row.requested_due_at)}
+            changes["clue"] = {"clue_id": clue.id, **move_deadline(clue, row.requested_due_at)}
     workflow = restore(session, ctx, instance)
     spiff_task = find_task(workflow, task.task_guid)
     timers = move_timers(session, instance, workflow, waiting_timer_tasks(workflow, str(spiff_task.id)),
@@ -310,15 +311,6 @@ def approve(session: Session, ctx: EngineContext, actor: Actor, request_id: int,
                        f"{notify.task_label(task)}：延期申请已批准，期限延至 {_local_day(row.requested_due_at)}", now)
     flush(session)
     return row
-
-
-def _move(target: Any, new_due: datetime) -> dict[str, Any]:
-    """Set a new deadline on a task, item or clue, keeping its first deadline; the before/after."""
-    before = {"due_at": target.due_at, "original_due_at": target.original_due_at}
-    if target.original_due_at is None:
-        target.original_due_at = target.due_at
-    target.due_at = new_due
-    return {"before": before, "after": {"due_at": target.due_at, "original_due_at": target.original_due_at}}
 
 
 def refuse(session: Session, ctx: EngineContext, actor: Actor, request_id: int, note: str | None = None

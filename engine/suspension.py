@@ -36,6 +36,7 @@ from . import audit, notify
 from .actors import Actor
 from .calendar import LOCAL_TZ, add_working_days, working_days_between
 from .context import EngineContext
+from .deadlines import move_deadline
 from .definitions import SPEC_CACHE
 from .errors import Conflict, FormInvalid, NotFound, NotPermitted
 from .extensions import move_timers, waiting_timer_tasks
@@ -125,22 +126,23 @@ def resume(session: Session, ctx: EngineContext, actor: Actor, instance_id: int,
     changes: dict[str, Any] = {"tasks": [], "items": [], "clue": None, "timers": []}
     workflow = restore(session, ctx, instance)
     if days:
-        def shift(moment: datetime) -> datetime:
+        def shift(moment: datetime | None) -> datetime:
+            assert moment is not None  # only rows with a deadline are selected
             return shift_by_working_days(moment, days)
 
         for task in session.execute(select(HumanTask).where(
                 HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY,
                 HumanTask.due_at.is_not(None)).order_by(HumanTask.id)).scalars():
-            changes["tasks"].append({"task_id": task.id, **_shift(task, shift)})
+            changes["tasks"].append({"task_id": task.id, **move_deadline(task, shift(task.due_at))})
             task.warned_at = None
         for item in session.execute(select(RectificationItem).where(
                 RectificationItem.instance_id == instance.id, RectificationItem.due_at.is_not(None),
                 RectificationItem.status.not_in(FINISHED_ITEMS)).order_by(RectificationItem.id)).scalars():
-            changes["items"].append({"item_id": item.id, **_shift(item, shift)})
+            changes["items"].append({"item_id": item.id, **move_deadline(item, shift(item.due_at))})
         clue = session.execute(select(Clue).where(Clue.instance_id == instance.id, Clue.due_at.is_not(None),
                                                   Clue.status.not_in(FINISHED_CLUES))).scalar_one_or_none()
         if clue is not None:
-            changes["clue"] = {"clue_id": clue.id, **_shift(clue, shift)}
+            changes["clue"] = {"clue_id": clue.id, **move_deadline(clue, shift(clue.due_at))}
         changes["timers"] = move_timers(session, instance, workflow, waiting_timer_tasks(workflow), shift)
     suspended_at, reason = instance.suspended_at, instance.suspend_reason
     instance.status = InstanceStatus.RUNNING
@@ -157,11 +159,3 @@ def resume(session: Session, ctx: EngineContext, actor: Actor, instance_id: int,
                            f"{notify.task_label(task)}：案件已恢复办理，期限顺延 {days} 个工作日", now)
     flush(session)
     return instance
-
-
-def _shift(target: Any, shift: Any) -> dict[str, Any]:
-    before = {"due_at": target.due_at, "original_due_at": target.original_due_at}
-    if target.original_due_at is None:
-        target.original_due_at = target.due_at
-    target.due_at = shift(target.due_at)
-    return {"before": before, "after": {"due_at": target.due_at, "original_due_at": target.original_due_at}}
