@@ -68,14 +68,19 @@ def save_draft(session: Session, ctx: EngineContext, actor: Actor, task_id: int,
                                   "Only the holder of the task can save a draft; claim it first.")
     check_revision(task, expected_revision)
     check_known_fields(ctx.forms.get(task.form_key), data)
-    now = ctx.clock.now()
-    row = session.get(TaskDraft, (task.id, actor.user_id))
+    return keep_draft(session, task.id, actor.user_id, data, ctx.clock.now())
+
+
+def keep_draft(session: Session, task_id: int, user_id: int, data: dict[str, Any], now: datetime) -> Draft:
+    """Store ``data`` as this person's draft of the task, replacing an earlier one (the caller has
+    checked who may, and holds the case's lock)."""
+    row = session.get(TaskDraft, (task_id, user_id))
     if row is None:
-        session.add(TaskDraft(task_id=task.id, user_id=actor.user_id, data=data, saved_at=now))
+        session.add(TaskDraft(task_id=task_id, user_id=user_id, data=data, saved_at=now))
     else:
         row.data, row.saved_at = data, now
     session.flush()
-    return Draft(task.id, data, now)
+    return Draft(task_id, data, now)
 
 
 def load_draft(session: Session, actor: Actor, task_id: int) -> Draft | None:

@@ -90,13 +90,7 @@ def _recipients(session: Session, instance: ProcessInstance, task: HumanTask, es
     user_ids: set[int] = set()
     for audience in escalation.audiences:
         if audience == HOLDER:
-            if task.assignee_id is not None:
-                user_ids.add(task.assignee_id)
-            elif task.candidate_user_id is not None:
-                user_ids.add(task.candidate_user_id)
-            elif task.candidate_group and task.candidate_org_path:
-                user_ids |= set(session.execute(notify.candidates(task.candidate_group, task.candidate_org_path))
-                                .scalars())
+            user_ids |= {task.assignee_id} if task.assignee_id is not None else set(notify.candidate_ids(session, task))
             continue
         path = binding_path(instance, audience)
         if path:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from models import (
@@ -22,12 +22,11 @@ from models import (
     InstanceStatus,
     NotificationKind,
     ProcessInstance,
-    TaskDraft,
     TaskStatus,
     User,
 )
 
-from . import notify
+from . import drafts, notify
 from .actors import Actor, load_actor
 from .context import EngineContext
 from .errors import (
@@ -171,8 +170,7 @@ def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
     now = ctx.clock.now()
     before = holding(session, task)
     owner = task.owner_id
-    session.execute(delete(TaskDraft).where(TaskDraft.task_id == task.id, TaskDraft.user_id == owner))
-    session.execute(insert(TaskDraft).values(task_id=task.id, user_id=owner, data=clean, saved_at=now))
+    drafts.keep_draft(session, task.id, owner, clean, now)
     task.assignee_id, task.claimed_at, task.revision = owner, now, task.revision + 1
     task.delegation = DelegationState.RESOLVED
     notify.notify_user(session, owner, NotificationKind.RETURNED, task,
@@ -183,18 +181,10 @@ def resolve_task(session: Session, ctx: EngineContext, actor: Actor, task_id: in
     return task
 
 
-def candidate_users(session: Session, task: HumanTask, instance: ProcessInstance) -> list[tuple[str, str]]:
+def candidate_users(session: Session, task: HumanTask) -> list[tuple[str, str]]:
     """(username, display name) of the people a task may be handed to: its candidates, less the
     recused — what the assign and delegate pickers offer."""
-    if task.candidate_user_id is not None:
-        user_ids = [task.candidate_user_id]
-    elif task.candidate_group and task.candidate_org_path:
-        user_ids = list(session.execute(
-            notify.candidates(task.candidate_group, task.candidate_org_path).distinct()).scalars())
-    else:
-        user_ids = []
-    recused = set(instance.recused_user_ids or [])
-    rows = session.execute(select(User.id, User.username, User.display_name)
-                           .where(User.id.in_([u for u in user_ids if u not in recused]), User.active.is_(True))
+    rows = session.execute(select(User.username, User.display_name)
+                           .where(User.id.in_(notify.candidate_ids(session, task)))
                            .order_by(User.display_name)).all()
     return [(row.username, row.display_name) for row in rows]

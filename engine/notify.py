@@ -60,25 +60,28 @@ def candidates(group_key: str, org_path: str) -> Any:
                    literal(org_path).startswith(Organisation.path)))
 
 
-def offer(session: Session, task: dict[str, Any], now: datetime, *, kind: str = NotificationKind.OFFERED,
+def candidate_ids(session: Session, task: HumanTask) -> list[int]:
+    """The active people a task is offered to — the one user it names, or its group over the bound
+    organisation — less those recused from its case. What offers, the assign/delegate pickers and
+    escalations to the task's ``holder`` all start from."""
+    if task.candidate_user_id is not None:
+        query = select(User.id).where(User.id == task.candidate_user_id, User.active.is_(True))
+    elif task.candidate_group and task.candidate_org_path:
+        query = candidates(task.candidate_group, task.candidate_org_path)
+    else:
+        return []
+    query = query.where(~exists().where(Recusal.instance_id == task.instance_id, Recusal.user_id == User.id))
+    return sorted(set(session.execute(query).scalars()))
+
+
+def offer(session: Session, task: HumanTask, now: datetime, *, kind: str = NotificationKind.OFFERED,
           message: str | None = None) -> None:
-    """Tell everyone a task is offered to (its group within the bound organisation, or the one user
-    it names) — one INSERT … SELECT, recused users left out."""
-    message = _text(message or (f"{task['reference']} {task['name']}" if task.get("reference") else str(task["name"])))
-    if task.get("candidate_user_id"):
-        session.connection().execute(insert(_NOTIFICATIONS).values(
-            user_id=task["candidate_user_id"], kind=kind, instance_id=task["instance_id"],
-            task_id=task["id"], message=message, created_at=now))
-        return
-    if not task.get("candidate_group") or not task.get("candidate_org_path"):
-        return
-    users = candidates(task["candidate_group"], task["candidate_org_path"]).where(~exists().where(
-        Recusal.instance_id == task["instance_id"], Recusal.user_id == Membership.user_id)).distinct()
-    offered = users.subquery()
-    rows = select(offered.c.user_id, literal(kind), literal(task["instance_id"]),
-                  literal(task["id"]), literal(message), literal(now, type_=Notification.created_at.type))
-    session.connection().execute(insert(_NOTIFICATIONS).from_select(
-        ["user_id", "kind", "instance_id", "task_id", "message", "created_at"], rows))
+    """Tell everyone a task is offered to (``candidate_ids``), in one statement."""
+    rows = [{"user_id": user_id, "kind": kind, "instance_id": task.instance_id, "task_id": task.id,
+             "message": _text(message or task_label(task)), "created_at": now}
+            for user_id in candidate_ids(session, task)]
+    if rows:
+        session.connection().execute(insert(_NOTIFICATIONS), rows)
 
 
 def offer_new_tasks(session: Session, now: datetime, limit: int = 500) -> int:
@@ -92,10 +95,7 @@ def offer_new_tasks(session: Session, now: datetime, limit: int = 500) -> int:
     offered = 0
     for task in tasks:
         if task.status == TaskStatus.READY and task.assignee_id is None:
-            offer(session, {"id": task.id, "instance_id": task.instance_id, "reference": task.reference,
-                            "name": task.name, "candidate_user_id": task.candidate_user_id,
-                            "candidate_group": task.candidate_group,
-                            "candidate_org_path": task.candidate_org_path}, now)
+            offer(session, task, now)
             offered += 1
         task.offered_at = now
     session.flush()
@@ -116,10 +116,7 @@ def warn_due_soon(session: Session, now: datetime, limit: int = 500) -> int:
         if task.assignee_id is not None:
             notify_user(session, task.assignee_id, NotificationKind.DUE_SOON, task, message, now)
         else:
-            offer(session, {"id": task.id, "instance_id": task.instance_id,
-                            "candidate_user_id": task.candidate_user_id, "candidate_group": task.candidate_group,
-                            "candidate_org_path": task.candidate_org_path}, now,
-                  kind=NotificationKind.DUE_SOON, message=message)
+            offer(session, task, now, kind=NotificationKind.DUE_SOON, message=message)
         task.warned_at = now
     session.flush()
     return len(tasks)
@@ -134,8 +131,9 @@ def unread_count(session: Session, actor: Actor) -> int:
 
 def list_for(session: Session, actor: Actor, *, unread_only: bool = False, page: int = 1, per_page: int = 20
              ) -> Page[Notification]:
-    condition = and_(Notification.user_id == actor.user_id,
-                     Notification.read_at.is_(None) if unread_only else literal(True))
+    condition = Notification.user_id == actor.user_id
+    if unread_only:
+        condition = and_(condition, Notification.read_at.is_(None))
     total = int(session.execute(select(func.count()).select_from(Notification).where(condition)).scalar_one())
     items = list(session.execute(select(Notification).where(condition).order_by(Notification.id.desc())
                                  .limit(per_page).offset((page - 1) * per_page)).scalars())

@@ -13,13 +13,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import AuditEvent, HumanTask, NotificationKind, ProcessInstance, TaskStatus
+from models import AuditEvent, HumanTask, NotificationKind, ProcessInstance, TaskStatus, User
 
 from . import audit, notify
-from .actors import Actor, load_actor
-from .errors import NotFound
+from .actors import Actor, actor_for
 from .permissions import is_candidate, is_recused
-from .taskaccess import username_of
 
 
 def send_back(session: Session, instance: ProcessInstance, returned: HumanTask, actor: Actor, now: datetime,
@@ -54,13 +52,10 @@ def send_back(session: Session, instance: ProcessInstance, returned: HumanTask, 
 
 
 def _performer(session: Session, user_id: int | None, task: HumanTask, instance: ProcessInstance) -> Actor | None:
-    username = username_of(session, user_id)
-    if username is None:
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active:  # deactivated since
         return None
-    try:
-        performer = load_actor(session, username)
-    except NotFound:  # deactivated since
-        return None
+    performer = actor_for(user)
     if not is_candidate(performer, task) or is_recused(performer, instance):
         return None
     return performer

@@ -32,7 +32,7 @@ from .calendar import add_working_days, deadline_after, is_working_day, working_
 from .clock import workflow_now, workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
-from .drafts import DISCARD_DRAFTS
+from .drafts import discard_drafts
 from .errors import (
     DelegationPending,
     EngineFailure,
@@ -48,7 +48,7 @@ from .handling import assign_task, claim_task, delegate_task, resolve_task, uncl
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .submission import validate_submission
-from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready
+from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready, task_changed
 
 # Task-holding actions live in engine.handling; they are part of this module's interface too.
 __all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_instance", "get_task",
@@ -266,7 +266,7 @@ def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, da
         "task_id": task.id, "task_guid": task.task_guid, "bpmn_id": task.bpmn_id, "name": task.name,
         "data": clean}, instance.id))
     drafts += cases.on_task_completed(session, instance, task, dict(spiff_task.data), clean, actor, now)
-    session.connection().execute(DISCARD_DRAFTS, {"task_id": task.id})
+    discard_drafts(session, task.id)
     if claim and task.offered_at is not None:  # not yet offered: there is nothing to withdraw
         notify.withdraw_offers(session, task.id, now)
     if fired:
@@ -317,8 +317,7 @@ def _close_task(session: Session, task: HumanTask, actor: Actor, now: _dt.dateti
     values = {"status": TaskStatus.COMPLETED, "completed_at": now, "completed_by_id": actor.user_id,
               "assignee_id": actor.user_id, "claimed_at": claimed_at}
     if written.rowcount != 1:
-        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
-                         "The task changed after you opened it; reload and submit again.")
+        raise task_changed()
     for key, value in values.items():
         set_committed_value(task, key, value)
 

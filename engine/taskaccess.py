@@ -66,12 +66,15 @@ def require_ready(task: HumanTask) -> None:
                             {"status": task.status})
 
 
+def task_changed(details: dict[str, Any] | None = None) -> StaleState:
+    return StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
+                      "The task changed after you opened it; reload and submit again.", details)
+
+
 def check_revision(task: HumanTask, expected_revision: int | None) -> None:
     """A form opened at another revision of the task (claimed, handed on, returned since) is stale."""
     if expected_revision is not None and expected_revision != task.revision:
-        raise StaleState("任务在您打开后已发生变化，请刷新后重新提交。",
-                         "The task changed after you opened it; reload and submit again.",
-                         {"revision": task.revision})
+        raise task_changed({"revision": task.revision})
 
 
 def username_of(session: Session, user_id: int | None) -> str | None:
