@@ -21,7 +21,7 @@ from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
 from .forms import parse_submission
-from .routes import _page, _revision, bp, form_step
+from .routes import bp, form_revision, form_step, task_page
 
 
 def handoffs(task: HumanTask) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def handoffs(task: HumanTask) -> dict[str, Any]:
     info = SPEC_CACHE.for_definition_id(session, task.instance.definition_id, ctx().forms).task(task.bpmn_id)
     may_assign = ready and can_assign(actor, task)
     may_delegate = ready and not pending and task.assignee_id is not None and (holds or may_assign)
-    people = handling.candidate_users(session, task, task.instance) if (may_assign or may_delegate) else []
+    people = handling.candidate_users(session, task) if (may_assign or may_delegate) else []
     return {
         "returned": returns.last_return(session, task) if ready else None,
         "owner": task.owner.display_name if task.owner is not None else None,
@@ -82,7 +82,7 @@ def resolve(task_id: int) -> Response | tuple[str, int]:
     """办理完毕，交回: the delegate submits the task form here instead of completing it."""
     task = runtime.get_task(db(), g.actor, task_id)
     data = parse_submission(ctx().forms.get(task.form_key), request.form)
-    revision = _revision(request.form.get("revision"))
+    revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: handling.resolve_task(db(), ctx(), g.actor, task_id, data,
                                                                expected_revision=revision),
                      t("已交回委派人审核。", "Handed back to the owner for approval."),
@@ -96,12 +96,12 @@ def return_(task_id: int) -> Response | tuple[str, int]:
     task = runtime.get_task(session, g.actor, task_id)
     try:
         runtime.return_task(session, ctx(), g.actor, task_id, request.form.get("reason", ""),
-                            expected_revision=_revision(request.form.get("revision")), claim_if_free=True)
+                            expected_revision=form_revision(request.form.get("revision")), claim_if_free=True)
     except FormInvalid as exc:
         session.rollback()
         field = exc.details.get("fields", {}).get("return_reason", {})
         flash(t(field.get("message_zh", exc.message_zh), field.get("message_en", exc.message_en)), "error")
-        return _page(task), 422
+        return task_page(task), 422
     session.commit()
     flash(t("已退回。", "Returned."), "success")
     return redirect(url_for("cases.show", instance_id=task.instance_id))

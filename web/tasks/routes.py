@@ -37,7 +37,7 @@ def _initial_data(task: HumanTask, view: runtime.TaskView) -> dict[str, Any]:
     return data
 
 
-def _page(task: HumanTask, data: dict[str, Any] | None = None,
+def task_page(task: HumanTask, data: dict[str, Any] | None = None,
           errors: dict[str, dict[str, str]] | None = None) -> str:
     actor = g.actor
     ready = task.status == TaskStatus.READY
@@ -72,7 +72,7 @@ def _saved_time(draft: drafts.Draft | None) -> str:
 @bp.route("/tasks/<int:task_id>")
 @login_required
 def show(task_id: int) -> str:
-    return _page(runtime.get_task(db(), g.actor, task_id))
+    return task_page(runtime.get_task(db(), g.actor, task_id))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
@@ -93,7 +93,7 @@ def unclaim(task_id: int) -> Response:
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
-def _revision(raw: str | None) -> int:
+def form_revision(raw: str | None) -> int:
     if raw is None or not (raw.isascii() and raw.isdigit()):
         raise InvalidInput("表单缺少版本信息，请刷新后重试。", "The form lacks its revision; reload and retry.")
     return int(raw)
@@ -108,12 +108,12 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     data = parse_submission(form, request.form)
     upload_errors, status = attach_form_uploads(task, form, data)
     if upload_errors:
-        return _page(task, data, upload_errors), status
+        return task_page(task, data, upload_errors), status
     if table := request.form.get("_add_row"):
-        return _page(task, add_row(data, form, table)), 200
+        return task_page(task, add_row(data, form, table)), 200
     if request.form.get("_action") == "draft":
         return _save_draft(task, data)
-    revision = _revision(request.form.get("revision"))
+    revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: runtime.complete_task(
         session, ctx(), g.actor, task_id, data, expected_revision=revision, claim_if_free=True),
         t("已提交，案件进入下一环节。", "Submitted; the case moves on to its next step."),
@@ -123,7 +123,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
 def _save_draft(task: HumanTask, data: dict[str, Any]) -> Response | tuple[str, int]:
     """保存草稿: the second submit button of the task form. The same revision check as submitting;
     the task itself (and so its revision) does not change."""
-    revision = _revision(request.form.get("revision"))
+    revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: drafts.save_draft(db(), ctx(), g.actor, task.id, data,
                                                            expected_revision=revision),
                      t("草稿已保存。", "Draft saved."), url_for("tasks.show", task_id=task.id))
@@ -138,7 +138,7 @@ def form_step(task: HumanTask, data: dict[str, Any], step: Callable[[], object],
         step()
     except FormInvalid as exc:
         session.rollback()
-        return _page(task, data, exc.details.get("fields", {})), 422
+        return task_page(task, data, exc.details.get("fields", {})), 422
     session.commit()
     flash(done, "success")
     return redirect(then)
