@@ -9,14 +9,27 @@ STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install browser run test lint typecheck unit bench bench-queues bench-timers clean
+.PHONY: install assets browser run test lint typecheck unit bench bench-queues bench-timers clean
+
+# Front-end bundles (bpmn-js, ECharts) from the npm registry, built into web/static/build and served
+# by the app itself: no CDN. Rebuilt when the lock file, the build script or a source file changes.
+FRONTEND = web/frontend
+ASSETS   = web/static/build/.built
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(ASSETS)
+
+$(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(FRONTEND) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build
+	mkdir -p $(dir $(ASSETS)) && touch $(ASSETS)
+
+assets: $(ASSETS)
 
 browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
@@ -52,4 +65,4 @@ bench-timers: install
 	$(BIN)/python -m bench.timer_lateness $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache web/static/build $(FRONTEND)/node_modules

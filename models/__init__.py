@@ -5,6 +5,7 @@ from .base import Base, UTCDateTime, utcnow
 from .calendar import CalendarDay, CalendarSource, CalendarYear
 from .cases import Clue, ClueStatus, Finding, ItemStatus, RectificationItem
 from .content import Attachment, Comment
+from .design import DefinitionDraft, FormVersion, MigrationRun, ProcessRelease
 from .org import ApiToken, Group, Membership, Organisation, OrgKind, User
 from .planning import Inspection, Round, RoundKind, TermPlan, TermPlanUnit
 from .process import (
@@ -37,22 +38,26 @@ __all__ = [
     "Clue",
     "ClueStatus",
     "Comment",
+    "DefinitionDraft",
     "DelegationState",
     "ExtensionRequest",
     "ExtensionStatus",
     "Finding",
+    "FormVersion",
     "Group",
     "HumanTask",
     "Inspection",
     "InstanceStatus",
     "ItemStatus",
     "Membership",
+    "MigrationRun",
     "Notification",
     "NotificationKind",
     "OrgKind",
     "Organisation",
     "ProcessDefinition",
     "ProcessInstance",
+    "ProcessRelease",
     "RectificationItem",
     "Recusal",
     "Round",
