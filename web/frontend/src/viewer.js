@@ -1,0 +1,72 @@
+// Read-only diagram with coloured elements, for the instance view (done / current / waiting timer),
+// the version diff (added / removed / changed) and deploy problems. Pages use it without inline
+// script (the CSP forbids it):
+//   <div data-bpmn-viewer data-xml-url="…" data-marks='{"task_id": "current"}'
+//        data-titles='{"task_id": "到期 11-30"}'></div>
+// or from their own script: await window.XunchaDiagram.render(container, xml, {marks, titles}).
+// Once drawn, the container gets data-rendered="true" (browser tests wait for it) and each marked
+// element's SVG group the class "xc-<mark>".
+import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+
+const MARKS = ["done", "current", "waiting", "added", "removed", "changed", "problem", "warning"];
+
+async function render(container, xml, options = {}) {
+  const viewer = new NavigatedViewer({ container });
+  const result = await viewer.importXML(xml);
+  const canvas = viewer.get("canvas");
+  const registry = viewer.get("elementRegistry");
+  const overlays = viewer.get("overlays");
+  const missing = [];
+  for (const [id, value] of Object.entries(options.marks || {})) {
+    if (!registry.get(id)) {
+      missing.push(id);
+      continue;
+    }
+    for (const mark of Array.isArray(value) ? value : [value]) {
+      if (MARKS.includes(mark)) canvas.addMarker(id, `xc-${mark}`);
+    }
+  }
+  for (const [id, text] of Object.entries(options.titles || {})) {
+    if (!registry.get(id) || !text) continue;
+    const note = document.createElement("div");
+    note.className = "xc-note";
+    note.textContent = String(text);
+    overlays.add(id, "xc-note", { position: { bottom: -4, left: 0 }, html: note });
+  }
+  canvas.zoom("fit-viewport", "auto");
+  container.dataset.rendered = "true";
+  container.dataset.missing = missing.join(" ");
+  return { viewer, warnings: result.warnings || [], missing };
+}
+
+function readJson(text) {
+  if (!text) return {};
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return {};
+  }
+}
+
+async function renderFromAttributes(container) {
+  try {
+    const response = await fetch(container.dataset.xmlUrl, { credentials: "same-origin" });
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const xml = await response.text();
+    await render(container, xml, {
+      marks: readJson(container.dataset.marks),
+      titles: readJson(container.dataset.titles),
+    });
+  } catch (error) {
+    container.dataset.rendered = "error";
+    const message = document.createElement("p");
+    message.className = "error";
+    message.textContent = `流程图无法显示 / The diagram cannot be shown: ${error.message}`;
+    container.replaceChildren(message);
+  }
+}
+
+window.XunchaDiagram = { render };
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-bpmn-viewer][data-xml-url]").forEach(renderFromAttributes);
+});
