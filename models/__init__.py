@@ -6,8 +6,9 @@ from .calendar import CalendarDay, CalendarSource, CalendarYear
 from .cases import Clue, ClueStatus, Finding, ItemStatus, RectificationItem
 from .content import Attachment, Comment
 from .design import DefinitionDraft, FormVersion, MigrationRun, ProcessRelease
+from .disclosure import LedgerReconciliation, Publication, PublicationKind, ReportDocument
 from .org import ApiToken, Group, Membership, Organisation, OrgKind, User
-from .planning import Inspection, Round, RoundKind, TermPlan, TermPlanUnit
+from .planning import Inspection, InspectionReport, ReportKind, Round, RoundKind, TermPlan, TermPlanUnit
 from .process import (
     DelegationState,
     ExtensionRequest,
@@ -47,8 +48,10 @@ __all__ = [
     "Group",
     "HumanTask",
     "Inspection",
+    "InspectionReport",
     "InstanceStatus",
     "ItemStatus",
+    "LedgerReconciliation",
     "Membership",
     "MigrationRun",
     "Notification",
@@ -58,8 +61,12 @@ __all__ = [
     "ProcessDefinition",
     "ProcessInstance",
     "ProcessRelease",
+    "Publication",
+    "PublicationKind",
     "RectificationItem",
     "Recusal",
+    "ReportDocument",
+    "ReportKind",
     "Round",
     "RoundKind",
     "SavedFilter",

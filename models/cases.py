@@ -39,6 +39,13 @@ class Clue(Base):
     status: Mapped[str] = mapped_column(String(32), default=ClueStatus.HANDING_OVER, index=True)
     disposition_method: Mapped[str | None] = mapped_column(String(32))
     four_forms: Mapped[str | None] = mapped_column(String(32))
+    # 问题线索台账 columns beyond the workflow's own: 干部管理权限, 签收日期, 进展反馈日期, 处置结果, 备注
+    cadre_authority: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result_summary: Mapped[str | None] = mapped_column(Text)
+    remarks: Mapped[str | None] = mapped_column(String(500))
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_report.id"))  # the 问题线索报告
     handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     original_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # before 延期 or suspension
@@ -62,6 +69,7 @@ class Finding(Base):
     source: Mapped[str] = mapped_column(String(16), default="反馈问题")  # 反馈问题 / 立行立改 / 移交事项
     category: Mapped[str] = mapped_column(String(32), default="其他")
     description: Mapped[str] = mapped_column(Text)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("inspection_report.id"))  # the 巡察报告
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     inspection: Mapped[Inspection] = relationship()
@@ -87,7 +95,13 @@ class RectificationItem(Base):
     unit_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
     number: Mapped[str] = mapped_column(String(64))
     problem: Mapped[str] = mapped_column(Text)
+    target: Mapped[str | None] = mapped_column(Text)  # 整改目标
     measures: Mapped[str | None] = mapped_column(Text)
+    cooperating_departments: Mapped[str | None] = mapped_column(String(200))  # 配合部门
+    progress: Mapped[str | None] = mapped_column(Text)  # 整改进展
+    rules_established: Mapped[str | None] = mapped_column(Text)  # 建章立制
+    review_opinion: Mapped[str | None] = mapped_column(Text)  # 审核意见
+    origin_item_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_item.id"))  # 回头看: reopened from
     responsible_leader: Mapped[str | None] = mapped_column(String(100))
     responsible_department: Mapped[str | None] = mapped_column(String(200))
     responsible_person: Mapped[str | None] = mapped_column(String(100))

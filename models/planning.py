@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base
+from .base import Base, UTCDateTime, utcnow
 from .org import Organisation
 
 
@@ -82,7 +82,41 @@ class Inspection(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(64))
     contact_mailbox: Mapped[str | None] = mapped_column(String(200))
     contact_address: Mapped[str | None] = mapped_column(String(300))
+    revisit_of_id: Mapped[int | None] = mapped_column(ForeignKey("inspection.id"))  # 回头看 of an earlier inspection
 
     round: Mapped[Round] = relationship(back_populates="inspections")
     unit: Mapped[Organisation] = relationship(foreign_keys=[unit_id])
     team: Mapped[Organisation] = relationship(foreign_keys=[team_id])
+    reports: Mapped[list[InspectionReport]] = relationship(back_populates="inspection")
+
+
+class ReportKind:
+    """三位一体: the three outputs of every inspection."""
+
+    CLUES = "问题线索报告"
+    INTERVIEWS = "谈话情况报告"
+    INSPECTION = "巡察报告"
+    ALL = (CLUES, INTERVIEWS, INSPECTION)
+
+
+class InspectionReport(Base):
+    """One of an inspection's three reports, recorded by its group; clues come from the 问题线索报告,
+    feedback problems from the 巡察报告. ``revision`` guards against two members overwriting each other."""
+
+    __tablename__ = "inspection_report"
+    __table_args__ = (UniqueConstraint("inspection_id", "kind", name="uq_inspection_report_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspection.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text, default="")
+    signed_by: Mapped[str | None] = mapped_column(String(100))  # the group leader (组长) who signed it off
+    signed_on: Mapped[date | None] = mapped_column(Date)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+
+    inspection: Mapped[Inspection] = relationship(back_populates="reports")
+
+    __mapper_args__ = {"version_id_col": revision}
