@@ -31,7 +31,7 @@ from .actors import Actor
 from .calendar import add_working_days, deadline_after, is_working_day, working_days_between
 from .clock import workflow_now, workflow_time
 from .context import EngineContext
-from .definitions import SPEC_CACHE, ParsedDefinition, latest_definition
+from .definitions import SPEC_CACHE, ParsedDefinition
 from .drafts import discard_drafts
 from .errors import (
     DelegationPending,
@@ -49,6 +49,7 @@ from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .submission import validate_submission
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready, task_changed
+from .versions import current_definition
 
 # Task-holding actions live in engine.handling; they are part of this module's interface too.
 __all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_instance", "get_task",
@@ -153,11 +154,12 @@ def start_instance(session: Session, ctx: EngineContext, actor: Actor, process_k
                    case_kind: str | None = None, bindings: dict[str, str] | None = None,
                    confidential: bool = False, recused_user_ids: list[int] | None = None,
                    unit_path: str | None = None, round_id: int | None = None) -> ProcessInstance:
-    """Start the newest version of ``process_key`` with ``data`` and run it to its first wait."""
+    """Start the current version of ``process_key`` (see ``versions.current_definition``) with ``data``
+    and run it to its first wait."""
     if not isinstance(data, dict):
         raise InvalidInput("启动数据必须是对象。", "Start data must be a JSON object.")
     now = ctx.clock.now()
-    definition = latest_definition(session, process_key)
+    definition = current_definition(session, process_key)
     parsed = SPEC_CACHE.get(session, definition, ctx.forms)
     workflow = BpmnWorkflow(parsed.spec, parsed.subprocess_specs, script_engine=SCRIPT_ENGINE)
     start = workflow.get_tasks(state=TaskState.READY)[0]
