@@ -28,8 +28,7 @@ from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, 
 
 from . import audit, cases, escalation, notify, projection, returns
 from .actors import Actor
-from .calendar import add_working_days, deadline_after, is_working_day, working_days_between
-from .clock import workflow_now, workflow_time
+from .clock import workflow_time
 from .context import EngineContext
 from .definitions import SPEC_CACHE, ParsedDefinition
 from .drafts import discard_drafts
@@ -46,6 +45,7 @@ from .errors import (
 )
 from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
+from .sandbox import SCRIPT_FUNCTIONS
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .submission import validate_submission
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready, task_changed
@@ -57,21 +57,9 @@ __all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_i
            "unclaim_task"]
 
 
-def deadline_in(working_days: int) -> str:
-    """For timer expressions: the end of the ``working_days``-th working day from now (Beijing
-    time), as the ISO timestamp a BPMN timeDate expects — the same rule as task deadlines."""
-    return deadline_after(workflow_now(), int(working_days)).isoformat()
-
-
-# Functions diagrams may call in conditions and scripts. The sandbox proper arrives with issue 8.
-SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment({
-    "datetime": _dt,
-    "add_working_days": add_working_days,
-    "working_days_between": working_days_between,
-    "is_working_day": is_working_day,
-    "deadline_after": deadline_after,
-    "deadline_in": deadline_in,
-}))
+# Functions diagrams may call in conditions and scripts (engine.sandbox, which deploy checks against).
+# The sandbox proper arrives with issue 8.
+SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_FUNCTIONS)))
 
 
 def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> ParsedDefinition:
