@@ -238,6 +238,37 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("PUT", day, unit.put("/calendar/days/2026-12-01", json={"working": False, "note": "x"}))
     check("DELETE", day, api.client.delete(f"{API}/calendar/days/2026-12-01", **as_office))
     check("DELETE", day, api.client.delete(f"{API}/calendar/days/2026-12-01", **as_office))
+    drafts, one = "/designer/drafts", "/designer/drafts/{key}"
+    memo_xml = simple_bpmn("memo", task_name="复核").decode()
+    check("GET", drafts, designer.get("/designer/drafts"))
+    check("GET", drafts, unit.get("/designer/drafts"))
+    check("GET", one, designer.get("/designer/drafts/memo"))
+    saved = check("PUT", one, designer.put("/designer/drafts/memo", json={"bpmn_xml": memo_xml, "based_on_version": 1}))
+    check("PUT", one, designer.put("/designer/drafts/memo", json={"bpmn_xml": memo_xml}))
+    check("PUT", one, designer.put("/designer/drafts/memo", json={"bpmn_xml": "x" * (5 * 1024 * 1024 + 1)}))
+    check("PUT", one, designer.put("/designer/drafts/memo", json={"bpmn_xml": "<broken"}))
+    check("PUT", one, designer.put("/designer/drafts/memo", json={"revision": saved["revision"]}))
+    check("PUT", one, designer.put("/designer/drafts/memo", json={"bpmn_xml": memo_xml, "based_on_version": 9,
+                                                                   "revision": saved["revision"]}))
+    check("PUT", one, unit.put("/designer/drafts/memo", json={"bpmn_xml": memo_xml}))
+    check("GET", one, designer.get("/designer/drafts/memo"))
+    check("GET", drafts, designer.get("/designer/drafts"))
+    as_designer = {"headers": {"Authorization": f"Bearer {designer.token}"}}
+    check("DELETE", one, api.client.delete(f"{API}/designer/drafts/memo?revision=x", **as_designer))
+    check("DELETE", one, api.client.delete(f"{API}/designer/drafts/memo?revision=99", **as_designer))
+    check("DELETE", one, api.client.delete(f"{API}/designer/drafts/memo", headers={
+        "Authorization": f"Bearer {unit.token}"}))
+    check("DELETE", one, api.client.delete(f"{API}/designer/drafts/memo?revision={saved['revision']}", **as_designer))
+    check("DELETE", one, api.client.delete(f"{API}/designer/drafts/memo", **as_designer))
+    check("POST", "/designer/validate", designer.post("/designer/validate", json={"bpmn_xml": memo_xml}))
+    check("POST", "/designer/validate", designer.post("/designer/validate", data=b"<broken",
+                                                      content_type="application/xml"))
+    check("POST", "/designer/validate", designer.post("/designer/validate", json={}))
+    huge = {"bpmn_xml": "x" * (5 * 1024 * 1024 + 1)}
+    check("POST", "/designer/validate", designer.post("/designer/validate", json=huge))
+    check("POST", "/designer/validate", unit.post("/designer/validate", json={"bpmn_xml": memo_xml}))
+    check("GET", "/designer/catalog", designer.get("/designer/catalog"))
+    check("GET", "/designer/catalog", unit.get("/designer/catalog"))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}

@@ -19,6 +19,7 @@ from . import (
     cases,
     content,
     definitions,
+    designer,
     drafts,
     extensions,
     instances,
@@ -87,6 +88,12 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/calendar", "GET", calendar.get_calendar),
     ("/calendar/days/<date>", "PUT", calendar.put_day),
     ("/calendar/days/<date>", "DELETE", calendar.delete_day),
+    ("/designer/drafts", "GET", designer.list_definition_drafts),
+    ("/designer/drafts/<key>", "GET", designer.get_definition_draft),
+    ("/designer/drafts/<key>", "PUT", designer.save_definition_draft),
+    ("/designer/drafts/<key>", "DELETE", designer.discard_definition_draft),
+    ("/designer/validate", "POST", designer.validate_diagram),
+    ("/designer/catalog", "GET", designer.get_catalog),
 ]
 
 for rule, method, view in ROUTES:
