@@ -1,4 +1,5 @@
-"""Task forms: JSON Schemas from ``workflows/forms/`` and the one validator HTML and API both use."""
+"""Task forms: JSON Schemas from ``workflows/forms/`` or stored in the form library (``name@version``),
+and the one validator HTML and API both use."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any, Protocol
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError, ValidationError
 
-from .errors import FormInvalid, InvalidInput
+from .errors import FormInvalid, InvalidInput, NotFound
 
 GENERIC_FORM_KEY = "generic"
 
@@ -78,20 +79,55 @@ class Form:
         return widget if widget in PICKER_WIDGETS else None
 
 
-class FormStore:
-    """Reads form files once and keeps them; ``reload()`` after editing files on disk."""
+# Reads one stored form version (engine.form_library.stored_form_loader), None when there is none.
+StoredFormLoader = Callable[[str, int], Form | None]
+FILE_SUFFIX = ".schema.json"
 
-    def __init__(self, directory: Path):
+
+def stored_key(key: str) -> tuple[str, int] | None:
+    """``(name, version)`` of a stored form's key ``name@version``; None for anything else (a file name)."""
+    name, at, version = key.partition("@")
+    if not at or not name or not version.isdigit() or int(version) < 1:
+        return None
+    return name, int(version)
+
+
+class FormStore:
+    """Forms by key: files read once and kept (``reload()`` after editing files on disk), and stored
+    versions ``name@version`` read through the attached loader. Stored versions never change, so
+    they are kept for the life of the process."""
+
+    def __init__(self, directory: Path, loader: StoredFormLoader | None = None):
         self.directory = Path(directory)
+        self._loader = loader
         self._cache: dict[str, Form] = {}
         self._lock = threading.Lock()
 
+    def attach(self, loader: StoredFormLoader) -> None:
+        """Read stored forms with ``loader`` (set up with the database where the app is built)."""
+        with self._lock:
+            self._loader = loader
+            self._cache = {k: f for k, f in self._cache.items() if stored_key(k) is None}
+
+    def file_keys(self) -> list[str]:
+        """The shipped form files, by name."""
+        return sorted(p.name for p in self.directory.glob(f"*{FILE_SUFFIX}") if _safe_name(p.name))
+
     def exists(self, key: str | None) -> bool:
-        return key is None or key == GENERIC_FORM_KEY or (_safe_name(key) and (self.directory / key).is_file())
+        if key is None or key == GENERIC_FORM_KEY:
+            return True
+        if "@" in key:
+            return self._stored(key) is not None
+        return _safe_name(key) and (self.directory / key).is_file()
 
     def get(self, key: str | None) -> Form:
         if key is None or key == GENERIC_FORM_KEY:
             return Form(GENERIC_FORM_KEY, GENERIC_SCHEMA, GENERIC_UI)
+        if "@" in key:
+            stored = self._stored(key)
+            if stored is None:
+                raise NotFound(f"表单 {key} 不存在。", f"Form {key} does not exist.", {"form": key})
+            return stored
         with self._lock:
             form = self._cache.get(key)
         if form is None:
@@ -103,6 +139,19 @@ class FormStore:
     def reload(self) -> None:
         with self._lock:
             self._cache.clear()
+
+    def _stored(self, key: str) -> Form | None:
+        parsed = stored_key(key)
+        if parsed is None or self._loader is None:
+            return None
+        with self._lock:
+            form = self._cache.get(key)
+        if form is None:
+            form = self._loader(*parsed)
+            if form is not None:  # a missing version may be saved later: only what exists is kept
+                with self._lock:
+                    self._cache[key] = form
+        return form
 
     def _load(self, key: str) -> Form:
         if not _safe_name(key):
@@ -116,7 +165,7 @@ class FormStore:
         except (ValueError, SchemaError) as exc:
             raise InvalidInput(f"表单 {key} 不是有效的 JSON Schema：{exc}",
                                f"Form {key} is not a valid JSON Schema: {exc}", {"form": key}) from exc
-        ui_path = path.with_name(path.name.replace(".schema.json", ".uischema.json"))
+        ui_path = path.with_name(path.name.replace(FILE_SUFFIX, ".uischema.json"))
         ui = json.loads(ui_path.read_text(encoding="utf-8")) if ui_path != path and ui_path.is_file() else {}
         return Form(key, schema, ui)
 
