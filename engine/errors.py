@@ -111,3 +111,18 @@ class FileRefused(XunchaError):
 
     code = "file_refused"
     status = 422
+
+
+class RowsInvalid(XunchaError):
+    """A table of rows (an entry grid, pasted rows, an imported sheet) with bad rows; nothing was saved.
+    ``details['rows']`` lists ``{"row", "column", "message_zh", "message_en"}``."""
+
+    code = "rows_invalid"
+    status = 422
+
+
+class UnsupportedType(XunchaError):
+    """An upload of a kind this endpoint does not take at all (say, a .csv where an .xlsx is expected)."""
+
+    code = "unsupported_type"
+    status = 415
