@@ -126,3 +126,10 @@ class UnsupportedType(XunchaError):
 
     code = "unsupported_type"
     status = 415
+
+
+class ServiceUnavailable(XunchaError):
+    """Something the server needs is missing (say, the Chinese fonts reports are set in); nothing was written."""
+
+    code = "service_unavailable"
+    status = 503
