@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install assets browser run test lint typecheck unit bench bench-queues bench-timers clean
+.PHONY: install assets fonts browser run test lint typecheck unit bench bench-queues bench-timers clean
 
 # Front-end bundles (bpmn-js, ECharts) from the npm registry, built into web/static/build and served
 # by the app itself: no CDN. Rebuilt when the lock file, the build script or a source file changes.
@@ -21,7 +21,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP) $(ASSETS)
+install: $(STAMP) $(ASSETS) fonts
 
 $(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/build.mjs $(wildcard $(FRONTEND)/src/*)
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
@@ -30,6 +30,12 @@ $(ASSETS): $(FRONTEND)/package.json $(FRONTEND)/package-lock.json $(FRONTEND)/bu
 	mkdir -p $(dir $(ASSETS)) && touch $(ASSETS)
 
 assets: $(ASSETS)
+
+# Chinese TrueType faces the PDF reports are set in (宋体-like AR PL UMing, 黑体-like WenQuanYi Zen Hei).
+CJK_FONTS = /usr/share/fonts/truetype/arphic/uming.ttc /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+fonts:
+	@ls $(CJK_FONTS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-arphic-uming fonts-wqy-zenhei >/dev/null; }
 
 browser:
 	@test -x $(CHROMIUM) || { $(SUDO) apt-get update -qq && \
