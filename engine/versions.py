@@ -20,6 +20,7 @@ from models import InstanceStatus, ProcessDefinition, ProcessInstance, ProcessRe
 from . import audit
 from .actors import Actor
 from .definitions import DeployResult, deploy, get_version, latest_definition
+from .diagram_diff import DiagramDiff, diff_diagrams
 from .errors import Conflict, NotPermitted
 from .forms import FormStore
 
@@ -47,6 +48,10 @@ class VersionPage:
     total: int
     page: int
     per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
 
 
 def _require_supervisor(actor: Actor) -> None:
@@ -188,3 +193,11 @@ def roll_back(session: Session, actor: Actor, forms: FormStore, key: str, versio
         "key": key, "version": result.definition.version, "definition_id": result.definition.id,
         "source_version": version, "previous_current_version": before.version, "comment": comment}, at)
     return result
+
+
+def compare(session: Session, key: str, from_version: int, to_version: int
+            ) -> tuple[ProcessDefinition, ProcessDefinition, DiagramDiff]:
+    """The two versions and what changed from the first to the second (NotFound for either missing)."""
+    before = get_version(session, key, from_version)
+    after = get_version(session, key, to_version)
+    return before, after, diff_diagrams(before.bpmn_xml, after.bpmn_xml)

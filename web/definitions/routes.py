@@ -1,15 +1,19 @@
-"""流程定义: the deployed BPMN processes, their XML, and (for supervisors) deploying a new version."""
+"""流程定义: the deployed BPMN processes, their versions and XML, which version new cases start on,
+roll-backs, and the visual comparison of two versions. Supervisors act; everyone else reads."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, render_template, request
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.utils import secure_filename
+from werkzeug.wrappers import Response
 
-from engine.definitions import DeployResult, deploy, get_version, list_latest
-from engine.errors import DefinitionInvalid
+from engine import versions
+from engine.definitions import DeployResult, get_version, list_latest
+from engine.errors import DefinitionInvalid, InvalidInput, XunchaError
 
 from ..auth.routes import login_required, role_required
 from ..db import ctx, db
+from ..i18n import english, t
 
 bp = Blueprint("definitions", __name__, template_folder="templates")
 
@@ -29,14 +33,19 @@ def index() -> tuple[str, int]:
 @bp.post("/definitions")
 @role_required("supervisor")
 def upload() -> tuple[str, int]:
-    """Deploy, then show the list again with the outcome (re-posting identical XML is a no-op)."""
+    """Deploy, then show the list again with the outcome (re-posting identical XML is a no-op). Without
+    ``make_current`` ticked, new cases keep starting on the version that was current (not sending the
+    field at all means ticked, as for the API)."""
     comment = request.form.get("comment", "").strip()
     upload_file = request.files.get("file")
     xml = upload_file.read() if upload_file else b""
     if not xml:
         return _page(400, upload_error="请选择要上传的 BPMN 文件。", comment=comment)
+    sent = request.form.getlist("make_current")  # the form sends "0", and "1" too when ticked
+    make_current = not sent or "1" in sent
     try:
-        result = deploy(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(), comment=comment[:500] or None)
+        result = versions.deploy_version(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(),
+                                         comment=comment[:500] or None, make_current=make_current)
     except DefinitionInvalid as exc:
         db().rollback()
         return _page(422, invalid=exc, comment=comment)
@@ -51,3 +60,89 @@ def download(key: str, version: int) -> Response:
     filename = secure_filename(f"{definition.key}-v{definition.version}.bpmn") or "definition.bpmn"
     return Response(definition.bpmn_xml, mimetype="application/xml",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/definitions/<key>/versions")
+@login_required
+def list_versions(key: str) -> str:
+    page = request.args.get("page", "1")
+    listing = versions.list_versions(db(), g.actor, key, page=int(page) if page.isdigit() else 1)
+    return render_template("definitions/versions.html", listing=listing)
+
+
+@bp.route("/definitions/<key>/versions/<int:version>")
+@login_required
+def show_version(key: str, version: int) -> str:
+    definition = get_version(db(), key, version)
+    current = versions.current_definition(db(), key)
+    return render_template("definitions/version.html", definition=definition, is_current=current.id == definition.id)
+
+
+def _version_field() -> int:
+    raw = (request.form.get("version") or "").strip()
+    if not raw.isdigit():
+        raise InvalidInput("请选择版本。", "Choose a version.", {"field": "version"})
+    return int(raw)
+
+
+def _act(key: str, action: str) -> Response:
+    """Release or roll back, commit, and say so on the versions page (or why not, rolled back)."""
+    try:
+        version = _version_field()
+        if action == "release":
+            versions.release(db(), g.actor, key, version, at=ctx().clock.now())
+            done = t(f"新建案件将使用第 {version} 版。", f"New cases will start on version {version}.")
+        else:
+            comment = (request.form.get("comment") or "").strip()[:500] or None
+            result = versions.roll_back(db(), g.actor, ctx().forms, key, version, at=ctx().clock.now(),
+                                        comment=comment)
+            new = result.definition.version
+            done = t(f"已回滚：第 {new} 版沿用第 {version} 版的内容，新建案件将使用它。",
+                     f"Rolled back: version {new} carries version {version}'s content; new cases start on it.")
+    except XunchaError as exc:
+        db().rollback()
+        if exc.status == 404:
+            raise
+        problems = exc.details.get("problems") or []
+        field = "message_en" if english() else "message_zh"
+        lines = "; ".join(p.get(field, "") for p in problems if p.get("severity", "error") == "error")
+        flash(t(exc.message_zh, exc.message_en) + (f" {lines}" if lines else ""), "error")
+        return redirect(url_for("definitions.list_versions", key=key))
+    db().commit()
+    flash(done, "success")
+    return redirect(url_for("definitions.list_versions", key=key))
+
+
+@bp.post("/definitions/<key>/release")
+@role_required("supervisor")
+def release(key: str) -> Response:
+    return _act(key, "release")
+
+
+@bp.post("/definitions/<key>/rollback")
+@role_required("supervisor")
+def roll_back(key: str) -> Response:
+    return _act(key, "rollback")
+
+
+def _int_arg(name: str) -> int | None:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise InvalidInput(f"参数 {name} 应为版本号。", f"Parameter {name} must be a version number.",
+                           {"field": name})
+    return int(raw)
+
+
+@bp.route("/definitions/<key>/diff")
+@login_required
+def diff(key: str) -> str:
+    """Two versions side by side: the older with removed and changed elements coloured, the newer with
+    added and changed ones, and the list of changes beneath. Defaults: the newest against the one before."""
+    listing = versions.list_versions(db(), g.actor, key, per_page=200)
+    to_version = _int_arg("to") or listing.newest_version
+    from_version = _int_arg("from") or max(to_version - 1, 1)
+    before, after, changes = versions.compare(db(), key, from_version, to_version)
+    return render_template("definitions/diff.html", listing=listing, before=before, after=after, changes=changes,
+                           lines=changes.lines(english=english()))
