@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models import FormVersion, User
+from models import FormVersion, ProcessDefinition, User
 
 from . import audit
 from .actors import Actor
@@ -82,6 +82,21 @@ def list_forms(session: Session, forms: FormStore, q: str | None = None) -> list
     entries = list(stored.values()) + files
     needle = (q or "").strip().lower()
     return [e for e in entries if needle in e.name.lower() or needle in e.title.lower()] if needle else entries
+
+
+_FORM_PROPERTY = re.compile(r'name="formJsonSchemaFilename"\s+value="([^"]+)"'
+                            r'|value="([^"]+)"\s+name="formJsonSchemaFilename"')
+
+
+def form_usage(session: Session) -> dict[str, list[tuple[str, int]]]:
+    """Which deployed diagrams (process key, version) name each form key, from their XML."""
+    usage: dict[str, list[tuple[str, int]]] = {}
+    rows = session.execute(select(ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.bpmn_xml)
+                           .order_by(ProcessDefinition.key, ProcessDefinition.version))
+    for key, version, xml in rows:
+        for form_key in sorted({a or b for a, b in _FORM_PROPERTY.findall(xml)}):
+            usage.setdefault(form_key, []).append((key, version))
+    return usage
 
 
 def get_form(session: Session, name: str, version: int) -> FormVersion:
