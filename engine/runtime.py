@@ -45,14 +45,14 @@ from .errors import (
 )
 from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
-from .sandbox import SCRIPT_FUNCTIONS
+from .sandbox import SCRIPT_FUNCTIONS, deadline_in
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .submission import validate_submission
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready, task_changed
 from .versions import current_definition
 
 # Task-holding actions live in engine.handling; they are part of this module's interface too.
-__all__ = ["assign_task", "claim_task", "complete_task", "delegate_task", "get_instance", "get_task",
+__all__ = ["assign_task", "claim_task", "complete_task", "deadline_in", "delegate_task", "get_instance", "get_task",
            "lock_instance", "resolve_task", "restore", "return_task", "start_instance", "task_view",
            "unclaim_task"]
 
