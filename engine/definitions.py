@@ -25,23 +25,10 @@ from . import audit
 from .actors import Actor
 from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound
 from .forms import FormStore
+from .validation import BPMN_NS, SPIFF_NS, Problem, check_structure, check_timer
 
 log = logging.getLogger(__name__)
 MAX_BPMN_BYTES = 5 * 1024 * 1024
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-
-
-@dataclass(frozen=True)
-class Problem:
-    element_id: str | None
-    message_zh: str
-    message_en: str
-    severity: str = "error"  # or "warning"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "message_zh": self.message_zh, "message_en": self.message_en,
-                "severity": self.severity}
 
 
 @dataclass(frozen=True)
@@ -157,29 +144,42 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore, *, st
                           f"Malformed XML (line {exc.lineno}): {exc.msg}")
         raise DefinitionInvalid("BPMN 文件不是有效的 XML。", "The BPMN file is not valid XML.",
                                 {"problems": [problem.as_dict()]}) from exc
+    structural = check_structure(root)
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename="definition.bpmn")
         process_id = _pick_process(parser, root)
         spec = parser.get_spec(process_id)
         subprocess_specs = parser.get_subprocess_specs(process_id)
-    except ValidationException as exc:
-        element = getattr(exc, "id", None) or None
-        problem = Problem(element, f"流程定义无效：{exc}", f"Invalid process definition: {exc}")
+    except DefinitionInvalid:
+        if strict and any(p.severity == "error" for p in structural):
+            _refuse(structural)
+        raise
+    except Exception as exc:  # SpiffWorkflow fails on odd files with assorted exceptions
+        if strict and any(p.severity == "error" for p in structural):
+            _refuse(structural)  # SpiffWorkflow's complaint is then most often a consequence of these
+        element = getattr(exc, "id", None) if isinstance(exc, ValidationException) else None
+        if not isinstance(exc, ValidationException):
+            log.info("SpiffWorkflow could not parse a definition", exc_info=True)
+        problem = Problem(element or None, f"流程定义无效：{exc}", f"Invalid process definition: {exc}")
         raise DefinitionInvalid("流程定义无效。", "The process definition is invalid.",
-                                {"problems": [problem.as_dict()]}) from exc
+                                {"problems": [p.as_dict() for p in (*structural, problem)]}) from exc
     parsed = ParsedDefinition(sha256_of(xml), process_id, spec.description or process_id, spec, subprocess_specs)
-    problems = _check(parsed, root, groups, forms)
+    problems = structural + _check(parsed, root, groups, forms)
     errors = [p for p in problems if p.severity == "error"]
     if errors and not strict:
         log.warning("stored definition %s (%s) no longer validates: %s", process_id, parsed.sha256[:12],
                     "; ".join(p.message_en for p in errors))
     elif errors:
-        raise DefinitionInvalid(
-            f"流程定义有 {len(errors)} 处错误。", f"The process definition has {len(errors)} error(s).",
-            {"problems": [p.as_dict() for p in problems]})
+        _refuse(problems)
     parsed.warnings = problems
     return parsed
+
+
+def _refuse(problems: list[Problem]) -> None:
+    errors = sum(1 for p in problems if p.severity == "error")
+    raise DefinitionInvalid(f"流程定义有 {errors} 处错误。", f"The process definition has {errors} error(s).",
+                            {"problems": [p.as_dict() for p in problems]})
 
 
 def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: FormStore) -> list[Problem]:
@@ -234,24 +234,10 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore, grou
                 ) -> list[Problem]:
     problems: list[Problem] = []
     bpmn_id: str = getattr(task_spec, "bpmn_id", None) or task_spec.name
-    for operator, _target in getattr(task_spec, "cond_task_specs", []) or []:
-        condition = getattr(operator, "args", (None,))[0] if operator is not None else None
-        if not isinstance(condition, str):
-            continue
-        try:
-            compile(condition, f"<condition {bpmn_id}>", "eval")
-        except SyntaxError as exc:
-            problems.append(Problem(bpmn_id, f"条件表达式有语法错误：{condition}（{exc.msg}）",
-                                    f"Condition has a syntax error: {condition} ({exc.msg})"))
     event_definition = getattr(task_spec, "event_definition", None)
     if isinstance(event_definition, TimerEventDefinition):
         parsed.has_timers = True
-        try:
-            compile(event_definition.expression, f"<timer {bpmn_id}>", "eval")
-        except SyntaxError as exc:
-            problems.append(Problem(bpmn_id, f"定时器表达式有语法错误：{event_definition.expression}",
-                                    f"Timer expression has a syntax error: {event_definition.expression} "
-                                    f"({exc.msg})"))
+        problems += check_timer(bpmn_id, event_definition)
     if not getattr(task_spec, "manual", False) or isinstance(task_spec, SubWorkflowTask):
         return problems
     properties = (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
@@ -284,6 +270,10 @@ def _check_task(parsed: ParsedDefinition, task_spec: Any, forms: FormStore, grou
         problems.append(Problem(bpmn_id, f"延期审批组 extensionApprover“{approver}”没有对应的用户组。",
                                 f"extensionApprover '{approver}' matches no group."))
     lane = task_spec.lane
+    if lane is None:
+        name = (task_spec.bpmn_name or bpmn_id).strip()
+        problems.append(Problem(bpmn_id, f"任务“{name}”不在任何泳道中，将交给案件的发起人办理。",
+                                f"Task '{name}' is in no lane; it goes to whoever started the case.", "warning"))
     parsed.tasks[bpmn_id] = UserTaskInfo(
         bpmn_id=bpmn_id, name=(task_spec.bpmn_name or bpmn_id).strip(), lane=lane,
         group_key=parsed.lane_groups.get(lane) if lane else None, form_key=form_key, due_working_days=due_days,

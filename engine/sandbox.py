@@ -85,4 +85,6 @@ def evaluate(expression: str, data: dict[str, Any] | None = None) -> Any:
     if errors:
         raise SyntaxError("; ".join(errors))
     code = compile_restricted_eval(expression).code
+    if code is None:  # compile_errors found nothing, so RestrictedPython compiled it
+        raise SyntaxError(expression)
     return eval(code, restricted_globals(data))
