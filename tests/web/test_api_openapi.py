@@ -123,6 +123,25 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", "/definitions", designer.post("/definitions", data={"file": bpmn_upload(simple_bpmn("memo"))}))
     check("POST", "/definitions", designer.post("/definitions", data={"file": bpmn_upload(simple_bpmn("memo"))}))
     check("GET", "/definitions/{key}/versions/{version}/bpmn", office.get("/definitions/rectification/versions/1/bpmn"))
+    memo_v2 = {"file": bpmn_upload(simple_bpmn("memo", task_name="复核")), "make_current": "false"}
+    check("POST", "/definitions", designer.post("/definitions", data=memo_v2))
+    check("POST", "/definitions", designer.post("/definitions", data={"file": bpmn_upload(simple_bpmn("memo")),
+                                                                      "make_current": "maybe"}))
+    listed, release = "/definitions/{key}/versions", "/definitions/{key}/release"
+    rollback = "/definitions/{key}/rollback"
+    check("GET", listed, designer.get("/definitions/memo/versions"))
+    check("GET", listed, unit.get("/definitions/memo/versions?page=0"))
+    check("GET", listed, unit.get("/definitions/nothing/versions"))
+    check("POST", release, designer.post("/definitions/memo/release", json={"version": 2}))
+    check("POST", release, designer.post("/definitions/memo/release", json={"version": "2"}))
+    check("POST", release, designer.post("/definitions/memo/release", json={"version": 9}))
+    check("POST", release, unit.post("/definitions/memo/release", json={"version": 1}))
+    check("POST", rollback, designer.post("/definitions/memo/rollback", json={"version": 1, "comment": "撤回复核"}))
+    check("POST", rollback, designer.post("/definitions/memo/rollback", json={"version": 1}))
+    check("POST", rollback, unit.post("/definitions/memo/rollback", json={"version": 2}))
+    check("GET", "/definitions/{key}/diff", unit.get("/definitions/memo/diff?from=1&to=2"))
+    check("GET", "/definitions/{key}/diff", unit.get("/definitions/memo/diff?from=1"))
+    check("GET", "/definitions/{key}/diff", unit.get("/definitions/memo/diff?from=1&to=9"))
     check("POST", "/instances", office.post("/instances", json={"process_key": "memo", "data": {"topic": "x"}}))
     check("POST", "/instances", office.post("/instances", json={"process_key": "rectification", "data": {}}))
     check("GET", "/instances/{instance_id}", unit.get(f"/instances/{rect_instance}"))

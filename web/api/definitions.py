@@ -8,7 +8,7 @@ from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from engine import definitions
+from engine import definitions, versions
 from engine.errors import InvalidInput
 
 from ..db import ctx, db
@@ -18,6 +18,16 @@ from .auth import require_role
 
 def list_definitions() -> list[dict[str, Any]]:
     return [serializers.definition(row) for row in definitions.list_latest(db())]
+
+
+def _make_current() -> bool:
+    """The optional form field ``make_current`` (default true): false keeps new cases on the version
+    that was current before."""
+    raw = (request.form.get("make_current") or "true").strip().lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise InvalidInput("字段 make_current 应为 true 或 false。", "Field 'make_current' must be true or false.",
+                           {"field": "make_current"})
+    return raw in ("true", "1")
 
 
 def deploy_definition() -> tuple[dict[str, Any], int]:
@@ -30,7 +40,8 @@ def deploy_definition() -> tuple[dict[str, Any], int]:
     if len(xml) > definitions.MAX_BPMN_BYTES:
         raise RequestEntityTooLarge()
     comment = (request.form.get("comment") or "").strip()[:500] or None
-    result = definitions.deploy(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(), comment=comment)
+    result = versions.deploy_version(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(), comment=comment,
+                                     make_current=_make_current())
     db().commit()
     row = result.definition
     body = {"key": row.key, "version": row.version, "sha256": row.sha256,

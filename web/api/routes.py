@@ -26,6 +26,7 @@ from . import (
     notifications,
     saved_filters,
     tasks,
+    versions,
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -46,6 +47,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/definitions", "GET", definitions.list_definitions),
     ("/definitions", "POST", definitions.deploy_definition),
     ("/definitions/<key>/versions/<int:version>/bpmn", "GET", definitions.definition_xml),
+    ("/definitions/<key>/versions", "GET", versions.list_versions),
+    ("/definitions/<key>/release", "POST", versions.release_version),
+    ("/definitions/<key>/rollback", "POST", versions.roll_back),
+    ("/definitions/<key>/diff", "GET", versions.diff_versions),
     ("/instances", "POST", instances.start_instance),
     ("/instances/<int:instance_id>", "GET", instances.get_instance),
     ("/instances/<int:instance_id>/history", "GET", instances.instance_history),

@@ -14,6 +14,7 @@ from engine.errors import DefinitionInvalid, InvalidInput, XunchaError
 from ..auth.routes import login_required, role_required
 from ..db import ctx, db
 from ..i18n import english, t
+from ..params import page_number
 
 bp = Blueprint("definitions", __name__, template_folder="templates")
 
@@ -65,8 +66,7 @@ def download(key: str, version: int) -> Response:
 @bp.route("/definitions/<key>/versions")
 @login_required
 def list_versions(key: str) -> str:
-    page = request.args.get("page", "1")
-    listing = versions.list_versions(db(), g.actor, key, page=int(page) if page.isdigit() else 1)
+    listing = versions.list_versions(db(), g.actor, key, page=page_number(request.args.get("page")))
     return render_template("definitions/versions.html", listing=listing)
 
 
