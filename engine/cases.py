@@ -71,7 +71,8 @@ def clue_of(session: Session, instance: ProcessInstance) -> Clue | None:
     return session.execute(select(Clue).where(Clue.instance_id == instance.id)).scalar_one_or_none()
 
 
-CLUE_STEPS = {"handover", "acknowledge", "handle_return", "dispose", "result_feedback", "verify_result"}
+CLUE_STEPS = {"handover", "acknowledge", "handle_return", "dispose", "progress_report", "result_feedback",
+              "verify_result"}
 
 
 def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: dict[str, Any], actor: Actor,
@@ -85,7 +86,10 @@ def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: 
     if bpmn_id == "handover":
         changes = {"status": ClueStatus.HANDING_OVER, "handed_over_at": clue.handed_over_at or now}
     elif bpmn_id == "acknowledge":
-        changes = {"status": ClueStatus.RETURNED if data.get("ack_decision") == "退回" else ClueStatus.ACKNOWLEDGED}
+        returned = data.get("ack_decision") == "退回"
+        changes = {"status": ClueStatus.RETURNED if returned else ClueStatus.ACKNOWLEDGED}
+        if not returned:
+            changes["acknowledged_at"] = now  # 签收日期 of the 问题线索台账
     elif bpmn_id == "handle_return":
         withdrawn = data.get("return_action") == "撤销移交"
         changes = {"status": ClueStatus.WITHDRAWN if withdrawn else ClueStatus.HANDING_OVER}
@@ -93,8 +97,11 @@ def _clue_step(session: Session, instance: ProcessInstance, bpmn_id: str, data: 
             changes["closed_at"] = now
     elif bpmn_id == "dispose":
         changes = {"status": ClueStatus.IN_PROGRESS, "disposition_method": data.get("disposition_method")}
+    elif bpmn_id == "progress_report":
+        changes = {"last_progress_at": now}  # 进展反馈日期
     elif bpmn_id == "result_feedback":
-        changes = {"status": ClueStatus.RESULT_REPORTED, "four_forms": data.get("four_forms")}
+        changes = {"status": ClueStatus.RESULT_REPORTED, "four_forms": data.get("four_forms"),
+                   "result_summary": data.get("result_summary")}
     elif bpmn_id == "verify_result":
         closed = data.get("verify_decision") == "销号"
         changes = {"status": ClueStatus.CLOSED if closed else ClueStatus.IN_PROGRESS}
@@ -135,7 +142,8 @@ def _rectification_step(session: Session, instance: ProcessInstance, bpmn_id: st
         return []
     if bpmn_id == "rectify_item":
         return _change(session, item, "rectification_item", {"status": ItemStatus.SUBMITTED,
-                                                    "completion": data.get("item_completion")}, instance.id)
+                                                    "completion": data.get("item_completion"),
+                                                    "progress": data.get("item_progress")}, instance.id)
     if bpmn_id == "verify_item":
         passed = data.get("item_verify_decision") == "通过"
         return _change(session, item, "rectification_item",
