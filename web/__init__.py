@@ -49,6 +49,7 @@ def _register_blueprints(app: Flask) -> None:
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
     from .extensions.routes import bp as extensions_bp
+    from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
@@ -61,6 +62,7 @@ def _register_blueprints(app: Flask) -> None:
                       extensions_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(migration_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 
