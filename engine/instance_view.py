@@ -307,6 +307,14 @@ class InstanceDiagram:
         return [task for task in self.current if task.bpmn_id == element_id]
 
 
+def pinned_definition(session: Session, actor: Actor, instance_id: int) -> ProcessDefinition:
+    """The version an instance runs on, for whoever may see the instance (NotFound otherwise)."""
+    instance = runtime.get_instance(session, actor, instance_id)
+    definition = session.get(ProcessDefinition, instance.definition_id)
+    assert definition is not None  # a foreign key
+    return definition
+
+
 def instance_diagram(session: Session, ctx: EngineContext, actor: Actor, instance_id: int) -> InstanceDiagram:
     """The instance's diagram state for whoever may see the case (NotFound for everyone else).
 

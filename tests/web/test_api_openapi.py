@@ -288,6 +288,20 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", "/designer/validate", unit.post("/designer/validate", json={"bpmn_xml": memo_xml}))
     check("GET", "/designer/catalog", designer.get("/designer/catalog"))
     check("GET", "/designer/catalog", unit.get("/designer/catalog"))
+    recheck = {"type": "object", "properties": {"finding": {"type": "string", "title": "复查结论"}}}
+    check("GET", "/forms", unit.get("/forms?q=rect"))
+    check("GET", "/forms", unit.get("/forms?page=0"))
+    check("POST", "/forms", designer.post("/forms", json={"name": "rect_recheck", "schema": recheck}))
+    check("POST", "/forms", designer.post("/forms", json={"name": "rect_recheck", "schema": recheck,
+                                                          "expected_version": 1}))
+    check("POST", "/forms", designer.post("/forms", json={"name": "rect_recheck", "schema": recheck}))
+    check("POST", "/forms", designer.post("/forms", json={"name": "Bad", "schema": recheck}))
+    check("POST", "/forms", designer.post("/forms", json={"schema": recheck}))
+    check("POST", "/forms", unit.post("/forms", json={"name": "unit_form", "schema": recheck}))
+    check("GET", "/forms/{name}", unit.get("/forms/rect_recheck"))
+    check("GET", "/forms/{name}", unit.get("/forms/nothing"))
+    check("GET", "/forms/{name}/versions/{version}", unit.get("/forms/rect_recheck/versions/1"))
+    check("GET", "/forms/{name}/versions/{version}", unit.get("/forms/rect_recheck/versions/9"))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}

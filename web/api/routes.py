@@ -22,6 +22,7 @@ from . import (
     designer,
     drafts,
     extensions,
+    forms,
     instances,
     notifications,
     saved_filters,
@@ -99,6 +100,10 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/designer/drafts/<key>", "DELETE", designer.discard_definition_draft),
     ("/designer/validate", "POST", designer.validate_diagram),
     ("/designer/catalog", "GET", designer.get_catalog),
+    ("/forms", "GET", forms.list_forms),
+    ("/forms", "POST", forms.save_form),
+    ("/forms/<name>", "GET", forms.get_form),
+    ("/forms/<name>/versions/<int:version>", "GET", forms.get_form_version),
 ]
 
 for rule, method, view in ROUTES:

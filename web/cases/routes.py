@@ -49,3 +49,6 @@ def show(instance_id: int) -> str:
                for event in events]
     return render_template("cases/show.html", instance=instance, clue=clue, items=items, open_tasks=open_tasks,
                            holders=display.holders(session, open_tasks), history=history)
+
+
+from . import diagram  # noqa: E402,F401  (the 流程图 routes, on this blueprint)

@@ -6,9 +6,13 @@
 // or from their own script: await window.XunchaDiagram.render(container, xml, {marks, titles}).
 // Once drawn, the container gets data-rendered="true" (browser tests wait for it) and each marked
 // element's SVG group the class "xc-<mark>".
+// A button or link with data-highlight-element="<element id>" data-highlight-diagram="<container id>"
+// highlights that element (class "xc-focus") and scrolls it into view; so does
+// window.XunchaDiagram.focus(container, id).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
 
 const MARKS = ["done", "current", "waiting", "added", "removed", "changed", "problem", "warning"];
+const viewers = new WeakMap();
 
 async function render(container, xml, options = {}) {
   const viewer = new NavigatedViewer({ container });
@@ -34,6 +38,7 @@ async function render(container, xml, options = {}) {
     overlays.add(id, "xc-note", { position: { bottom: -4, left: 0 }, html: note });
   }
   canvas.zoom("fit-viewport", "auto");
+  viewers.set(container, { viewer, focused: null });
   container.dataset.rendered = "true";
   container.dataset.missing = missing.join(" ");
   return { viewer, warnings: result.warnings || [], missing };
@@ -66,7 +71,37 @@ async function renderFromAttributes(container) {
   }
 }
 
-window.XunchaDiagram = { render };
+// Highlight one element (and only it) of a drawn diagram; false if it is not drawn there.
+function focus(container, id) {
+  const state = viewers.get(container);
+  if (!state) return false;
+  const canvas = state.viewer.get("canvas");
+  const element = state.viewer.get("elementRegistry").get(id);
+  if (state.focused) canvas.removeMarker(state.focused, "xc-focus");
+  state.focused = null;
+  container.dataset.focused = "";
+  if (!element) return false;
+  canvas.addMarker(id, "xc-focus");
+  state.focused = id;
+  container.dataset.focused = id;
+  if (canvas.scrollToElement) canvas.scrollToElement(element);
+  return true;
+}
+
+function onHighlightClick(event) {
+  const trigger = event.target.closest("[data-highlight-element]");
+  if (!trigger) return;
+  const container = document.getElementById(trigger.dataset.highlightDiagram || "");
+  if (!container) return;
+  document.querySelectorAll("[data-highlight-element].is-focused").forEach((el) => el.classList.remove("is-focused"));
+  if (focus(container, trigger.dataset.highlightElement)) {
+    trigger.classList.add("is-focused");
+    container.scrollIntoView({ block: "nearest", behavior: "smooth" });
+  }
+}
+
+window.XunchaDiagram = { render, focus };
 document.addEventListener("DOMContentLoaded", () => {
   document.querySelectorAll("[data-bpmn-viewer][data-xml-url]").forEach(renderFromAttributes);
+  document.addEventListener("click", onHighlightClick);
 });
