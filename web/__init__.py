@@ -11,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import inspect
 
 from engine.bootstrap import deploy_shipped
+from engine.form_library import stored_form_loader
 
 from . import calendar, config, db, display, errors, i18n
 
@@ -23,6 +24,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.config.update(config.from_environment())
     app.config.update(overrides or {})
     db.init_app(app)
+    # Forms written in the browser's form editor (name@version) are read from the database.
+    app.extensions["xuncha.context"].forms.attach(stored_form_loader(db.sessions(app, read_only=True)))
     _configure_uploads(app)
     csrf.init_app(app)
     errors.register(app)
@@ -49,6 +52,7 @@ def _register_blueprints(app: Flask) -> None:
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
     from .extensions.routes import bp as extensions_bp
+    from .form_editor.routes import bp as form_editor_bp
     from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
     from .public.routes import bp as public_bp
@@ -63,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(migration_bp)
+    app.register_blueprint(form_editor_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 
