@@ -146,6 +146,8 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", "/instances", office.post("/instances", json={"process_key": "rectification", "data": {}}))
     check("GET", "/instances/{instance_id}", unit.get(f"/instances/{rect_instance}"))
     check("GET", "/instances/{instance_id}/history", unit.get(f"/instances/{rect_instance}/history"))
+    check("GET", "/instances/{instance_id}/diagram", unit.get(f"/instances/{rect_instance}/diagram"))
+    check("GET", "/instances/{instance_id}/diagram", unit.get(f"/instances/{clue_instance}/diagram"))
     check("GET", "/clues", office.get("/clues"))
     check("GET", "/clues/{clue_id}", office.get(f"/clues/{clue_id}"))
     check("GET", "/clues/{clue_id}", unit.get(f"/clues/{clue_id}"))
