@@ -27,6 +27,7 @@ from . import (
     instances,
     notifications,
     saved_filters,
+    statistics,
     tasks,
     versions,
 )
@@ -106,6 +107,11 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/forms", "POST", forms.save_form),
     ("/forms/<name>", "GET", forms.get_form),
     ("/forms/<name>/versions/<int:version>", "GET", forms.get_form_version),
+    ("/statistics", "GET", statistics.get_statistics),
+    ("/reports", "GET", statistics.list_reports),
+    ("/reports", "POST", statistics.create_report),
+    ("/reports/<int:report_id>", "GET", statistics.get_report_pdf),
+    ("/promotion-checks", "POST", statistics.create_promotion_check),
 ]
 
 for rule, method, view in ROUTES:
