@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from models import InstanceStatus, ProcessDefinition, ProcessInstance, ProcessRelease
@@ -86,7 +87,11 @@ def _point_release(session: Session, actor: Actor | None, definition: ProcessDef
     release.definition = definition
     release.released_by_id = actor.user_id if actor else None
     release.released_at = at
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:  # another supervisor pinned this process at the same moment
+        raise Conflict("当前版本正被他人同时修改，请刷新后重试。",
+                       "Someone else changed the current version at the same time; reload and retry.") from exc
 
 
 def _audit(session: Session, actor: Actor | None, event_type: str, payload: dict[str, object], at: datetime) -> None:
@@ -118,6 +123,9 @@ def deploy_version(session: Session, xml: bytes, actor: Actor | None, forms: For
                 "previous_version": before.version, "reason": "deploy"}, at)
     else:
         _point_release(session, actor, before or definition, newest, at)
+        if result.created and before is not None:
+            _audit(session, actor, "definition_kept_current", {
+                "key": definition.key, "current_version": before.version, "deployed_version": definition.version}, at)
     return result
 
 

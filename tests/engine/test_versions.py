@@ -58,6 +58,9 @@ def test_deploy_without_make_current_keeps_new_cases_on_the_previous_version(fac
     assert _start(factory, ctx, demo) == 1
     assert _deploy(factory, ctx, demo, v(3), make_current=False) == (3, True)
     assert _current(factory) == 1
+    assert _events(session, "definition_kept_current") == [
+        {"key": "memo", "current_version": 1, "deployed_version": 2},
+        {"key": "memo", "current_version": 1, "deployed_version": 3}]
 
 
 def test_deploy_with_make_current_switches_back_to_the_newest(factory, ctx, demo, session):
