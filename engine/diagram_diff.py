@@ -139,14 +139,6 @@ class DiagramDiff:
         """Colours for the newer diagram: added and changed elements."""
         return {**{e.element_id: "changed" for e in self.changed}, **{e.element_id: "added" for e in self.added}}
 
-    def titles(self, english: bool = False) -> dict[str, str]:
-        """A hover text per coloured element: what changed on it."""
-        titles: dict[str, str] = {}
-        for kind, items in (("added", self.added), ("removed", self.removed), ("changed", self.changed)):
-            for item in items:
-                titles[item.element_id] = _line(kind, item, english)
-        return titles
-
     def lines(self, english: bool = False) -> list[str]:
         kinds = (("added", self.added), ("removed", self.removed), ("changed", self.changed), ("moved", self.moved))
         return [_line(kind, item, english) for kind, items in kinds for item in items]
@@ -264,11 +256,14 @@ def _container(element: Any) -> str | None:
     return None
 
 
-def _attribute_name(name: str) -> str:
+def _attribute_name(name: str, element: Any = None) -> str:
+    """``name`` or ``prefix:name`` as the document writes it (camunda:formKey, xsi:type …)."""
     qname = etree.QName(name)
     if qname.namespace is None:
         return str(qname.localname)
-    prefix = {SPIFF_NS: "spiffworkflow", XSI_NS: "xsi"}.get(qname.namespace, qname.namespace)
+    prefixes = {uri: prefix for prefix, uri in (element.nsmap.items() if element is not None else ()) if prefix}
+    prefix = prefixes.get(qname.namespace) or {SPIFF_NS: "spiffworkflow", XSI_NS: "xsi"}.get(qname.namespace,
+                                                                                              qname.namespace)
     return f"{prefix}:{qname.localname}"
 
 
@@ -279,7 +274,7 @@ def _signature(element: Any, kind: str) -> Signature:
         signature["name"] = name
     for attribute, value in element.attrib.items():
         if attribute not in ("id", "name"):
-            signature[f"attr:{_attribute_name(attribute)}"] = value
+            signature[f"attr:{_attribute_name(attribute, element)}"] = value
     events: list[str] = []
     for child in element:
         if not isinstance(child.tag, str):
@@ -323,7 +318,7 @@ def _extensions(extension_elements: Any) -> Signature:
 
 def _describe(element: Any) -> str:
     """A stable one-line rendering of an element's attributes and content (whitespace-insensitive)."""
-    attrs = " ".join(f"{_attribute_name(k)}={v}" for k, v in sorted(element.attrib.items()) if k != "id")
+    attrs = " ".join(f"{_attribute_name(k, element)}={v}" for k, v in sorted(element.attrib.items()) if k != "id")
     parts = [f"{_local(child)}: {_describe(child)}" for child in element if isinstance(child.tag, str)]
     own = (element.text or "").strip() if not len(element) else ""
     return "; ".join(p for p in (attrs, own, *parts) if p)

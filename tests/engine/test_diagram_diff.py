@@ -198,3 +198,15 @@ def test_external_entities_are_never_read(tmp_path: Path) -> None:
     result = diff_diagrams(RECTIFICATION, hostile)
     assert [e.element_id for e in result.changed] == ["Lane_rc_office"]
     assert "TOP-SECRET" not in result.summary_zh + result.summary_en
+
+
+def test_attributes_of_other_modellers_are_named_with_their_prefix() -> None:
+    camunda = ('xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"',
+               'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" '
+               'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"')
+    before = edit(RECTIFICATION, camunda, ('<bpmn:userTask id="close_out" name="归档">',
+                                           '<bpmn:userTask id="close_out" name="归档" camunda:formKey="a">'))
+    after = before.replace('camunda:formKey="a"', 'camunda:formKey="b"')
+    (element,) = diff_diagrams(before, after).changed
+    assert [(c.field, c.before, c.after, c.label_zh) for c in element.changes] == [
+        ("attr:camunda:formKey", "a", "b", "属性 camunda:formKey")]
