@@ -3,13 +3,15 @@
 // below the charts hold the same numbers for readers without script. Each drawn chart gets
 // data-rendered="true" (browser tests wait for it).
 import { BarChart, LineChart, PieChart } from "echarts/charts";
-import { GridComponent, LegendComponent, TooltipComponent } from "echarts/components";
+import { GridComponent, LegendComponent, TitleComponent, TooltipComponent } from "echarts/components";
 import { init, use } from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
 
-use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer]);
+use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, CanvasRenderer]);
 
 const FONT = '"Noto Sans CJK SC", "WenQuanYi Zen Hei", "Microsoft YaHei", "PingFang SC", sans-serif';
+
+const EMPTY = (text) => ({ text, left: "center", top: "middle", textStyle: { color: "#888", fontSize: 14 } });
 
 function bars(categories, series, horizontal = false) {
   const category = { type: "category", data: categories, axisLabel: { interval: 0, rotate: horizontal ? 0 : 30 } };
@@ -37,7 +39,7 @@ const CHARTS = {
     { name: "计划", data: d.coverage.years.map((y) => y.planned) },
     { name: "已巡察", data: d.coverage.years.map((y) => y.inspected) },
   ]),
-  "clue-stages": (d) => pie(d.clues.by_stage),
+  "clue-stages": (d) => (d.clues.total ? pie(d.clues.by_stage) : { title: EMPTY("暂无问题线索") }),
   "clue-bodies": (d) => bars(Object.keys(d.clues.by_receiving_body), [
     { name: "线索数", data: Object.values(d.clues.by_receiving_body) },
   ]),
@@ -54,7 +56,8 @@ const CHARTS = {
   }),
   "overdue-units": (d) => {
     const late = d.units.filter((u) => u.overdue > 0).slice(0, 15).reverse();
-    return bars(late.map((u) => u.unit), [{ name: "逾期", data: late.map((u) => u.overdue), color: "#c62828" }], true);
+    const option = bars(late.map((u) => u.unit), [{ name: "逾期", data: late.map((u) => u.overdue), color: "#c62828" }], true);
+    return late.length ? option : { ...option, title: EMPTY("暂无逾期事项") };
   },
   "overdue-counties": (d) => bars(d.counties.map((c) => c.county), [
     { name: "逾期", data: d.counties.map((c) => c.overdue), color: "#c62828" },
