@@ -148,7 +148,8 @@ def _preview(schema_text: str, ui_text: str) -> Preview:
         schema, ui = _parse(schema_text, "schema"), _parse(ui_text, "ui_schema")
     except FormInvalid as exc:
         return Preview(None, "", [localised(e, locale()) for e in exc.details["fields"].values()])
-    problems = form_library.schema_errors(schema, ui)
+    empty = isinstance(schema, dict) and schema.get("properties") == {} and isinstance(ui, dict)  # new: nothing yet
+    problems = {} if empty else form_library.schema_errors(schema, ui)
     if problems:
         return Preview(None, "", [localised(e, locale()) for e in problems.values()])
     form = Form("preview", schema, ui)
