@@ -161,3 +161,17 @@ def test_the_diff_page_defaults_to_the_newest_against_the_one_before(client: Fla
     assert "第 1 版 → 第 2 版" in html
     assert "名称 “办理1”→“办理2”" in html
     assert client.get("/definitions/memo/diff?from=abc").status_code == 400
+
+
+def test_english_readers_get_the_versions_and_the_diff_in_english(client: FlaskClient, factory, ctx, demo) -> None:
+    _deploy(factory, ctx, demo, memo(1), memo(2))
+    login(client, "designer1")
+    client.post("/locale", data={"locale": "en"})
+    html = client.get("/definitions/memo/versions").get_data(as_text=True)
+    assert "Make current" in html and "Roll back to this version" in html and "Running cases" in html
+    html = client.get("/definitions/memo/diff?from=1&to=2").get_data(as_text=True)
+    assert "Changed user task 办理2 (handle): name &#39;办理1&#39; → &#39;办理2&#39;" in html
+    assert "Moved only (not coloured)" in html
+    html = client.post("/definitions/memo/release", data={"version": "1"}, follow_redirects=True).get_data(
+        as_text=True)
+    assert "New cases will start on version 1." in html
