@@ -10,12 +10,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from engine import definitions, instance_view, runtime
+from engine import definitions, instance_view, migration, runtime
 from engine.actors import load_actor
 from engine.db import transaction
 from engine.errors import NotFound
 from engine.timers import sweep
 from models import AuditEvent, ProcessInstance
+from tests.engine.test_migration import recheck_bpmn
 from tests.helpers import PLAN_ROW, act, item_numbers, open_clue, open_rectification, ready_task, simple_bpmn
 
 HANDOVER = {"handover_list": "问题线索报告 1 份"}
@@ -234,3 +235,29 @@ def test_an_instance_keeps_the_diagram_of_its_version_after_a_new_one_and_superv
     assert marked(diagram, "current") == {"handle"} and marked(diagram, "done") == {"start", "f1"}
     assert diagram.tree is not None
     assert {(t.element_id, t.state) for t in diagram.tree} >= {("handle", "READY")}
+
+
+def test_a_migrated_case_is_drawn_on_its_new_version_with_its_history_and_the_new_step_unmarked(
+        factory, ctx, demo):
+    iid = open_rectification(factory, ctx, demo, problems=2)
+    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
+    act(factory, ctx, "unit1", iid, "draft_plan", plan(factory, iid))
+    act(factory, ctx, "office1", iid, "review_plan", {"plan_decision": "通过"})
+    act(factory, ctx, "unit1", iid, "rectify_item", RECTIFIED)
+    with transaction(factory) as session:
+        definitions.deploy(session, recheck_bpmn(), load_actor(session, "designer1"), ctx.forms, at=ctx.clock.now())
+    run = migration.run_migration(factory, ctx, demo.actor("designer1"), "rectification", 1, 2, dry_run=False)
+    assert run.moved == 1
+
+    diagram = view(factory, ctx, iid)
+    assert diagram.definition.version == 2
+    assert marked(diagram, "current") == {"rectify_items", "rectify_item", "verify_item"}
+    assert PLAN_APPROVED - {"flow_plan_back"} <= marked(diagram, "done")
+    assert "flow_plan_back" not in diagram.marks  # approved the first time
+    assert "recheck_item" not in diagram.marks  # the step the new version added, not reached yet
+    assert ("instance_migrated", None) in [(h.event.event_type, h.element_id) for h in diagram.history]
+
+    act(factory, ctx, "group1", iid, "verify_item", PASS)  # now through the new 复核
+    diagram = view(factory, ctx, iid)
+    assert marked(diagram, "current") == {"rectify_items", "rectify_item", "recheck_item"}
+    assert {"gw_item_verify", "flow_item_passed", "verify_item"} <= marked(diagram, "done")
