@@ -12,7 +12,6 @@ Also here: checking a diagram without storing it (``validate``) and what the mod
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import DefinitionDraft, FormVersion, Group
+from models import DefinitionDraft, Group
 
 from .actors import Actor
 from .context import EngineContext
@@ -38,6 +37,7 @@ from .definitions import (
     parse_definition,
 )
 from .errors import DefinitionInvalid, InvalidInput, NotFound, NotPermitted, StaleState, TooLarge
+from .form_library import list_forms
 from .versions import current_definition, deploy_version
 
 SUPERVISOR = "supervisor"
@@ -212,17 +212,15 @@ class FormChoice:
 
 
 def available_forms(session: Session, ctx: EngineContext) -> list[FormChoice]:
-    """Every form a user task may name: the shipped JSON-Schema files and the stored form versions
-    (``name@version``, newest version first)."""
+    """Every form a user task may name: each version of the stored forms (``name@version``, newest
+    first) and the shipped JSON-Schema files, as the form library lists them."""
     choices: list[FormChoice] = []
-    for path in sorted(ctx.forms.directory.glob("*.schema.json")):
-        try:
-            title = str(json.loads(path.read_text(encoding="utf-8")).get("title") or path.name)
-        except ValueError:
-            continue  # deploy reports a broken form file where a diagram names it
-        choices.append(FormChoice(path.name, title, "file"))
-    for row in session.execute(select(FormVersion).order_by(FormVersion.name, FormVersion.version.desc())).scalars():
-        choices.append(FormChoice(row.key, row.title or row.name, "stored"))
+    for entry in list_forms(session, ctx.forms):
+        if entry.source == "stored":
+            choices += [FormChoice(entry.key_for(v), f"{entry.title}（第 {v} 版）", "stored")
+                        for v in reversed(entry.versions)]
+        else:
+            choices.append(FormChoice(entry.key, entry.title, "file"))
     return choices
 
 

@@ -51,6 +51,7 @@ def _register_blueprints(app: Flask) -> None:
     from .cases.routes import bp as cases_bp
     from .content.routes import bp as content_bp
     from .definitions.routes import bp as definitions_bp
+    from .designer.routes import bp as designer_bp
     from .extensions.routes import bp as extensions_bp
     from .form_editor.routes import bp as form_editor_bp
     from .migration.routes import bp as migration_bp
@@ -66,6 +67,7 @@ def _register_blueprints(app: Flask) -> None:
                       extensions_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(designer_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(form_editor_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies

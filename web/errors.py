@@ -38,7 +38,8 @@ def locale() -> str:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/")
+    """The API, and a page's own script asking for JSON (the modeler's save/check/deploy calls)."""
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
 def error_body(code: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from engine.db import transaction
 from engine.definitions import MAX_BPMN_BYTES
 from engine.demo import Demo
 from engine.errors import DefinitionInvalid, InvalidInput, NotFound, NotPermitted, StaleState, TooLarge
+from engine.form_library import save_form
 from engine.versions import current_definition
 from models import AuditEvent, DefinitionDraft, ProcessDefinition
 from tests.helpers import add_user, simple_bpmn
@@ -142,6 +143,19 @@ def test_the_catalog_offers_groups_forms_grades_and_audiences(factory, ctx, demo
     assert catalog["audiences"][0]["key"] == "holder" and "leading_group" in {a["key"] for a in catalog["audiences"]}
     with transaction(factory) as s, pytest.raises(NotPermitted):
         drafts.catalog(s, ctx, demo.actor("unit1"))
+
+
+def test_the_catalog_lists_every_version_of_a_stored_form_newest_first(factory, ctx, demo):
+    schema = {"title": "复核", "type": "object", "properties": {"opinion": {"type": "string", "title": "意见"}}}
+    with transaction(factory) as s:
+        save_form(s, demo.actor("designer1"), "rect_recheck", schema, {}, "复核", None, at=ctx.clock.now(),
+                  expected_version=None)
+    with transaction(factory) as s:
+        save_form(s, demo.actor("designer1"), "rect_recheck", {**schema, "required": ["opinion"]}, {}, "复核", None,
+                  at=ctx.clock.now(), expected_version=1)
+    with transaction(factory) as s:
+        stored = [f for f in drafts.catalog(s, ctx, demo.actor("designer1"))["forms"] if f["source"] == "stored"]
+    assert [f["key"] for f in stored] == ["rect_recheck@2", "rect_recheck@1"]
 
 
 def test_deploying_from_the_modeler_stores_a_current_version_and_drops_the_draft(factory, ctx, demo, session):

@@ -1,0 +1,1 @@
+"""流程设计: the BPMN modeler in the browser for supervisors."""
