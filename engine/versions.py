@@ -73,6 +73,13 @@ def current_definition(session: Session, key: str) -> ProcessDefinition:
     return latest_definition(session, key)
 
 
+def pinned_versions(session: Session) -> dict[str, int]:
+    """Process key → the pinned current version, for processes whose current version is not the newest."""
+    return {key: version for key, version in session.execute(
+        select(ProcessRelease.key, ProcessDefinition.version)
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessRelease.definition_id))}
+
+
 def _point_release(session: Session, actor: Actor | None, definition: ProcessDefinition, newest_version: int,
                    at: datetime) -> None:
     """Make ``definition`` current: pin it, or drop the pin when it is the newest version."""

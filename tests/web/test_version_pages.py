@@ -7,12 +7,14 @@ import json
 import re
 
 from flask.testing import FlaskClient
+from sqlalchemy import delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import versions
 from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
+from models import Group
 from tests.helpers import simple_bpmn
 from tests.web.helpers import bpmn_upload, login
 
@@ -175,3 +177,26 @@ def test_english_readers_get_the_versions_and_the_diff_in_english(client: FlaskC
     html = client.post("/definitions/memo/release", data={"version": "1"}, follow_redirects=True).get_data(
         as_text=True)
     assert "New cases will start on version 1." in html
+
+
+def test_the_list_says_when_new_cases_start_on_an_older_version(client: FlaskClient, factory, ctx, demo) -> None:
+    _deploy(factory, ctx, demo, memo(1), memo(2))
+    login(client, "unit1")
+    assert 'data-testid="pinned"' not in client.get("/definitions").get_data(as_text=True)
+    with transaction(factory) as s:
+        versions.release(s, demo.actor("designer1"), "memo", 1, at=ctx.clock.now())
+    html = client.get("/definitions").get_data(as_text=True)
+    assert html.count('data-testid="pinned"') == 1 and "新建案件使用第 1 版" in html
+
+
+def test_a_roll_back_that_no_longer_validates_shows_the_problems(client: FlaskClient, factory, ctx, demo) -> None:
+    with transaction(factory) as s:
+        s.add(Group(key="temp_team", name="临时专班"))
+    _deploy(factory, ctx, demo, simple_bpmn("memo", lane="temp_team", lane_id="Lane_temp"), memo(2))
+    with transaction(factory) as s:
+        s.execute(delete(Group).where(Group.key == "temp_team"))
+    login(client, "designer1")
+    html = client.post("/definitions/memo/rollback", data={"version": "1"}, follow_redirects=True).get_data(
+        as_text=True)
+    assert "流程定义有" in html and "泳道“temp_team”没有对应的用户组" in html
+    assert _rows(html) == ["2", "1"]

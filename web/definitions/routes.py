@@ -21,7 +21,8 @@ bp = Blueprint("definitions", __name__, template_folder="templates")
 
 def _page(status: int = 200, *, result: DeployResult | None = None, invalid: DefinitionInvalid | None = None,
           upload_error: str | None = None, comment: str = "") -> tuple[str, int]:
-    return render_template("definitions/index.html", definitions=list_latest(db()), result=result,
+    return render_template("definitions/index.html", definitions=list_latest(db()),
+                           pinned=versions.pinned_versions(db()), result=result,
                            invalid=invalid, upload_error=upload_error, comment=comment), status
 
 
