@@ -5,8 +5,9 @@ projections are real. Idempotent: a database that already has the demo city is l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +19,7 @@ from models import (
     Membership,
     Organisation,
     OrgKind,
+    PublicationKind,
     Round,
     RoundKind,
     TermPlan,
@@ -25,7 +27,7 @@ from models import (
     User,
 )
 
-from . import cases, runtime
+from . import cases, disclosure, runtime
 from .accounts import hash_password
 from .actors import Actor, actor_for
 from .bootstrap import add_missing_groups
@@ -63,7 +65,47 @@ USERS = [
     ("leader1", "领导小组 郑华", "LG", [("leading_group", CITY_CODE)]),
     ("designer1", "流程管理员 陈晨", "OFFICE", [("supervisor", CITY_CODE)]),
     ("auditor1", "审计员 何静", "OFFICE", [("auditor", CITY_CODE)]),
+    ("county1", "某县巡察办 马军", "COUNTY-A-OFFICE", [("office", "COUNTY-A")]),
+    ("county2", "某区巡察办 冯丽", "COUNTY-B-OFFICE", [("office", "COUNTY-B")]),
 ]
+
+# Each county (市县联动): code, name, its 巡察办, its 巡察组, townships/streets (the county's term plan).
+COUNTIES = [
+    ("COUNTY-A", "某县", "某县县委巡察办", "某县县委第一巡察组",
+     ["城关镇", "东关镇", "西湖乡", "南坡镇", "北山乡", "县教育局", "县财政局", "县住建局"]),
+    ("COUNTY-B", "某区", "某区区委巡察办", "某区区委第一巡察组",
+     ["中山街道", "解放街道", "新华街道", "光明镇", "区卫健局", "区城管局"]),
+]
+
+# The term's 96 city units in the six categories of DOMAIN.md; the first ones already exist above
+# (CITY_ORGS: 教育局, 卫健委, 住建局, 国资委, 总工会, 水务集团), the rest are added by ``seed_plan``.
+TERM_UNITS: list[tuple[str, str, list[str]]] = [
+    ("U-PW", "市委工作部门", [
+        "市委办公室", "市委宣传部", "市委统战部", "市委政法委员会", "市委政策研究室", "市委机构编制委员会办公室",
+        "市直机关工委", "市委网络安全和信息化委员会办公室", "市委老干部局", "市委党校"]),
+    ("U-PC", "人大政协", ["市人大常委会机关", "市政协机关"]),
+    ("U-GV", "市政府组成部门", [
+        "市政府办公室", "市发展和改革委员会", "市科学技术局", "市工业和信息化局", "市民族宗教事务局", "市公安局",
+        "市民政局", "市司法局", "市财政局", "市人力资源和社会保障局", "市自然资源和规划局", "市生态环境局",
+        "市交通运输局", "市水利局", "市农业农村局", "市商务局", "市文化广电和旅游局", "市退役军人事务局",
+        "市应急管理局", "市审计局", "市市场监督管理局", "市统计局", "市医疗保障局", "市城市管理局", "市林业局",
+        "市信访局", "市机关事务管理局", "市行政审批服务局", "市粮食和物资储备局", "市地方金融监督管理局",
+        "市体育局", "市乡村振兴局", "市人民防空办公室", "市外事办公室", "市数据管理局"]),
+    ("U-CT", "法院检察院", ["市中级人民法院", "市人民检察院"]),
+    ("U-MO", "群团", ["共青团市委", "市妇女联合会", "市科学技术协会", "市文学艺术界联合会", "市归国华侨联合会",
+                    "市残疾人联合会"]),
+    ("U-EN", "企事业单位", [
+        "市投资集团", "市交通投资集团", "市城市建设投资集团", "市文化旅游投资集团", "市公共交通集团", "市热力公司",
+        "市燃气公司", "市供销合作社", "市农业发展投资公司", "市产业投资集团", "市第一人民医院", "市第二人民医院",
+        "市中医院", "市妇幼保健院", "市疾病预防控制中心", "市职业技术学院", "市第一高级中学", "市实验高级中学",
+        "市广播电视台", "市日报社", "市住房公积金管理中心", "市公共资源交易中心", "市不动产登记中心",
+        "市社会保险中心", "市政务服务中心", "市园林绿化中心", "市国有资本运营公司", "市粮食储备公司", "市担保集团",
+        "市农村商业银行", "市物流集团", "市建工集团", "市水利建设公司", "市科技创新发展中心", "市档案馆"]),
+]
+# Existing city units keep their sector names; the six categories are spelled as in engine.planning.SECTORS.
+PLAN_START, PLAN_END = 2022, 2026
+# The units of the demo's 2026 round are planned for 2026; the rest spread over the term.
+CURRENT_ROUND_UNITS = ("U-EDU", "U-HEALTH", "U-HOUSING")
 
 
 @dataclass
@@ -95,7 +137,10 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
     if existing is not None:
         demo.orgs = {o.code: o for o in session.execute(select(Organisation)).scalars()}
         demo.users = {u.username: u for u in session.execute(select(User)).scalars()}
-        demo.inspections = {i.unit.code: i for i in session.execute(select(Inspection)).scalars()}
+        # A unit inspected in several rounds: the handle is its latest inspection.
+        demo.inspections = {i.unit.code: i for i in session.execute(
+            select(Inspection).join(Round, Round.id == Inspection.round_id)
+            .order_by(Round.year, Round.number, Inspection.id)).scalars()}
         return demo
     demo.created = True
     groups = add_missing_groups(session)
@@ -103,10 +148,14 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
     demo.orgs[CITY_CODE] = city
     for code, name, kind, sector in CITY_ORGS:
         demo.orgs[code] = _org(session, code, name, kind, sector, city)
-    county = _org(session, "COUNTY-A", "某县", OrgKind.COUNTY, None, city)
-    demo.orgs["COUNTY-A"] = county
-    demo.orgs["COUNTY-A-OFFICE"] = _org(session, "COUNTY-A-OFFICE", "某县县委巡察办", OrgKind.OFFICE, None, county)
-    demo.orgs["COUNTY-A-TOWN"] = _org(session, "COUNTY-A-TOWN", "某县城关镇", OrgKind.TOWNSHIP, "乡镇街道", county)
+    for code, name, office, team, _towns in COUNTIES:
+        county = _org(session, code, name, OrgKind.COUNTY, None, city)
+        demo.orgs[code] = county
+        demo.orgs[f"{code}-OFFICE"] = _org(session, f"{code}-OFFICE", office, OrgKind.OFFICE, None, county)
+        demo.orgs[f"{code}-TEAM1"] = _org(session, f"{code}-TEAM1", team, OrgKind.INSPECTION_TEAM, None, county)
+        if code == "COUNTY-A":  # the county unit the earlier issues' tests use
+            demo.orgs["COUNTY-A-TOWN"] = _org(session, "COUNTY-A-TOWN", "某县城关镇", OrgKind.TOWNSHIP, "乡镇街道",
+                                              county)
     secret = password_hash or hash_password(DEMO_PASSWORD)
     session.flush()
     for username, display, org_code, roles in USERS:
@@ -122,14 +171,62 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
     return demo
 
 
+def _add_orgs(session: Session, parent: Organisation, rows: Sequence[tuple[str, str, str, str | None]]
+              ) -> list[Organisation]:
+    """Many organisations under one parent in two statements (ids first, then their paths)."""
+    orgs = [Organisation(code=code, name=name, kind=kind, sector=sector, parent_id=parent.id)
+            for code, name, kind, sector in rows]
+    session.add_all(orgs)
+    session.flush()
+    for org in orgs:
+        org.path = f"{parent.path}{org.id}/"
+    return orgs
+
+
+PAST_ROUND_DATES = ((3, 1, 4, 30), (6, 1, 7, 31), (9, 1, 10, 31))
+
+
+def _past_rounds(session: Session, plan: TermPlan, org: Organisation, teams: list[Organisation],
+                 by_year: dict[int, list[Organisation]], per_year: int) -> None:
+    """Archived rounds of the term's past years inspecting the units planned for each (一托N: one group,
+    several units); every tenth unit slipped, which the coverage page shows as a gap."""
+    inspections = []
+    for year in range(plan.start_year, 2026):
+        units = [u for n, u in enumerate(by_year.get(year, []), start=1) if n % 10]
+        for number in range(1, per_year + 1):
+            m1, d1, m2, d2 = PAST_ROUND_DATES[number - 1]
+            round_ = Round(plan_id=plan.id, org_id=org.id, year=year, number=number, kind=RoundKind.REGULAR,
+                           name=f"{org.name if org.kind == OrgKind.COUNTY else ''}{year}年第{number}轮常规巡察",
+                           method="板块轮动" if org.kind == OrgKind.CITY else "一托N",
+                           starts_on=date(year, m1, d1), ends_on=date(year, m2, d2), stage="立卷归档")
+            session.add(round_)
+            session.flush()
+            for n, unit in enumerate(units[number - 1::per_year]):
+                inspections.append(Inspection(round_id=round_.id, unit_id=unit.id, team_id=teams[n % len(teams)].id,
+                                              feedback_on=date(year, m2, d2) + timedelta(days=30), announced=False))
+    session.add_all(inspections)
+
+
 def seed_plan(session: Session, demo: Demo) -> None:
+    """The term plans (city and each county) with their past rounds, and the city's 2026 round."""
     city = demo.orgs[CITY_CODE]
-    plan = TermPlan(name="市委第九届巡察规划（2022—2026年）", org_id=city.id, start_year=2022, end_year=2026)
+    plan = TermPlan(name="市委第九届巡察规划（2022—2026年）", org_id=city.id, start_year=PLAN_START, end_year=PLAN_END)
     session.add(plan)
     session.flush()
-    units = [o for o in demo.orgs.values() if o.kind == OrgKind.UNIT]
-    for n, unit in enumerate(units):
-        session.add(TermPlanUnit(plan_id=plan.id, unit_id=unit.id, planned_year=2022 + n % 5))
+    rows = [(f"{prefix}{n:02d}", name, OrgKind.UNIT, sector) for prefix, sector, names in TERM_UNITS
+            for n, name in enumerate(names, start=1)]
+    existing = {name for _code, name, kind, _sector in CITY_ORGS if kind == OrgKind.UNIT}
+    for org in _add_orgs(session, city, [r for r in rows if r[1] not in existing]):
+        demo.orgs[org.code] = org
+    units = sorted((o for o in demo.orgs.values() if o.kind == OrgKind.UNIT and o.path.startswith(city.path)
+                    and o.parent_id == city.id), key=lambda o: o.id)
+    by_year: dict[int, list[Organisation]] = {}
+    others = [u for u in units if u.code not in CURRENT_ROUND_UNITS]
+    for unit in units:
+        year = PLAN_END if unit.code in CURRENT_ROUND_UNITS else PLAN_START + others.index(unit) % 5
+        by_year.setdefault(year, []).append(unit)
+        session.add(TermPlanUnit(plan_id=plan.id, unit_id=unit.id, planned_year=year))
+    _past_rounds(session, plan, city, [demo.orgs["TEAM1"], demo.orgs["TEAM2"]], by_year, 3)
     round_ = Round(plan_id=plan.id, org_id=city.id, year=2026, number=1, name="2026年第一轮常规巡察",
                    kind=RoundKind.REGULAR, method="板块轮动", starts_on=date(2026, 3, 2), ends_on=date(2026, 5, 29),
                    stage="整改")
@@ -141,9 +238,33 @@ def seed_plan(session: Session, demo: Demo) -> None:
                                 contact_mailbox="某市邮政信箱 001 号", contact_address="某市人民路 1 号")
         session.add(inspection)
         demo.inspections[code] = inspection
+    for code, _name, _office, _team, towns in COUNTIES:
+        _seed_county_plan(session, demo, code, towns)
     session.flush()
     for inspection in demo.inspections.values():
         session.refresh(inspection)
+
+
+def _seed_county_plan(session: Session, demo: Demo, code: str, towns: list[str]) -> None:
+    county = demo.orgs[code]
+    plan = TermPlan(name=f"{county.name}第九届巡察规划（2022—2026年）", org_id=county.id, start_year=PLAN_START,
+                    end_year=PLAN_END)
+    session.add(plan)
+    session.flush()
+    known = {o.name: o for o in demo.orgs.values() if o.parent_id == county.id}
+    rows = [(f"{code}-U{n:02d}", f"{county.name}{town}", OrgKind.TOWNSHIP if town.endswith(("镇", "乡", "街道"))
+             else OrgKind.UNIT, "乡镇街道" if town.endswith(("镇", "乡", "街道")) else "县直部门")
+            for n, town in enumerate(towns, start=1) if f"{county.name}{town}" not in known]
+    units = [known[f"{county.name}{t}"] for t in towns if f"{county.name}{t}" in known]
+    for org in _add_orgs(session, county, rows):
+        demo.orgs[org.code] = org
+        units.append(org)
+    by_year: dict[int, list[Organisation]] = {}
+    for n, unit in enumerate(units):
+        year = PLAN_START + 1 + n % 4
+        by_year.setdefault(year, []).append(unit)
+        session.add(TermPlanUnit(plan_id=plan.id, unit_id=unit.id, planned_year=year))
+    _past_rounds(session, plan, county, [demo.orgs[f"{code}-TEAM1"]], by_year, 1)
 
 
 def _do(session: Session, ctx: EngineContext, actor: Actor, instance_id: int, bpmn_id: str,
@@ -220,6 +341,10 @@ def seed_cases(session: Session, ctx: EngineContext, demo: Demo) -> None:
              "rectification_type": "限期整改"} for f in findings],
         "pledge_signed": True, "pledge_signer": "卫健委党组书记"})
     _do(session, ctx, office, instance.id, "review_plan", {"plan_decision": "通过"})
+
+    # The 2026 round's 巡察公告, published by the office for the public page.
+    for inspection in (edu, health, housing):
+        disclosure.publish(session, ctx, office, kind=PublicationKind.ANNOUNCEMENT, source_id=inspection.id, values={})
 
 
 def _findings(session: Session, inspection: Inspection, rows: list[tuple[str, str]]) -> list[Finding]:
