@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.context import EngineContext
 from engine.demo import Demo
 from engine.scheduler import notices
+from tests.engine.test_migration import deploy_xml, recheck_bpmn
 from tests.helpers import clue_of, open_clue, open_rectification, simple_bpmn
 from tests.web.helpers import API, Api, api_for, bpmn_upload
 from web.api.routes import OPENAPI_PATH
@@ -323,6 +324,17 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", "/promotion-checks", zzb.post("/promotion-checks", json={"name": "张某某"}))
     check("POST", "/promotion-checks", zzb.post("/promotion-checks", json={"unit": "NOPE"}))
     check("POST", "/promotion-checks", unit.post("/promotion-checks", json={"unit": "U-EDU"}))
+    deploy_xml(factory, ctx, recheck_bpmn())  # rectification v2, to migrate rect_instance to
+    migrations = "/definitions/rectification/migrations"
+    check("POST", "/definitions/{key}/migrations", designer.post(migrations, json={"from_version": 1, "to_version": 2}))
+    moved = designer.post(migrations, json={"from_version": 1, "to_version": 2, "dry_run": False})
+    check("POST", "/definitions/{key}/migrations", moved)
+    check("POST", "/definitions/{key}/migrations", designer.post(migrations, json={"from_version": 2, "to_version": 2}))
+    check("POST", "/definitions/{key}/migrations", designer.post(migrations, json={"from_version": 1, "to_version": 9}))
+    check("POST", "/definitions/{key}/migrations", unit.post(migrations, json={"from_version": 1, "to_version": 2}))
+    check("GET", "/definitions/{key}/migrations/{run_id}", designer.get(f"{migrations}/{moved.get_json()['id']}"))
+    check("GET", "/definitions/{key}/migrations/{run_id}", designer.get(f"{migrations}/999"))
+    check("GET", "/definitions/{key}/migrations/{run_id}", unit.get(f"{migrations}/{moved.get_json()['id']}"))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}
