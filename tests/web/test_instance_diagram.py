@@ -13,12 +13,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import definitions, runtime
 from engine.clock import FrozenClock
 from engine.context import EngineContext
+from engine.db import transaction
 from engine.demo import Demo
 from engine.timers import sweep
 from models import AuditEvent
-from tests.helpers import PLAN_ROW, act, item_numbers, open_clue, open_rectification, ready_task
+from tests.helpers import PLAN_ROW, act, item_numbers, open_clue, open_rectification, ready_task, simple_bpmn
 from tests.web.helpers import Api, api_for, login
 
 HANDOVER = {"handover_list": "问题线索报告 1 份"}
@@ -157,3 +159,16 @@ def test_the_api_refuses_an_invisible_clue_with_not_found(api: Api, factory: ses
     response = api("unit1").get(f"/instances/{instance_id}/diagram")
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
     assert api("jw1").ok("GET", f"/instances/{instance_id}/diagram")["marks"]["handover"] == "current"
+
+
+def test_a_supervisor_also_sees_the_stored_engine_tasks(client: FlaskClient, factory: sessionmaker[Session],
+                                                         ctx: EngineContext, demo: Demo, clock: FrozenClock) -> None:
+    designer = demo.actor("designer1")
+    with transaction(factory) as session:
+        definitions.deploy(session, simple_bpmn("memo_view", task_name="批办"), designer, ctx.forms, at=clock.now())
+        instance_id = runtime.start_instance(session, ctx, designer, "memo_view", {},
+                                             scope_path=designer.roles[0].org_path).id
+    login(client, "designer1")
+    html = client.get(f"/cases/{instance_id}/diagram").get_data(as_text=True)
+    assert "技术信息" in html and "<code>handle</code></td><td>READY</td>" in html
+    assert _attribute(html, "data-marks") == {"start": "done", "f1": "done", "handle": "current"}
