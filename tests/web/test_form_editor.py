@@ -183,6 +183,8 @@ def test_the_preview_is_the_task_page_rendering_or_the_schema_errors(client: Fla
                                                           "ui_schema": '{"passed": {"ui:widget": "stars"}}'})
     assert broken.status_code == 422 and 'data-preview-state="invalid"' in broken.get_data(as_text=True)
     assert "stars" in broken.get_data(as_text=True)
+    huge = client.post("/designer/forms/preview", data={"schema": " " * 70000 + json.dumps(RECHECK)})
+    assert huge.status_code == 422 and "表单定义过大" in huge.get_data(as_text=True)
 
 
 def test_a_new_form_can_start_as_a_copy_of_a_shipped_one(client: FlaskClient, ctx: EngineContext) -> None:

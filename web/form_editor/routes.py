@@ -144,6 +144,10 @@ class Preview:
 
 
 def _preview(schema_text: str, ui_text: str) -> Preview:
+    size = len(schema_text.encode()) + len(ui_text.encode())
+    if size > form_library.MAX_FORM_BYTES:
+        return Preview(None, "", [t(f"表单定义过大（{size} 字节，上限 {form_library.MAX_FORM_BYTES}）。",
+                                    f"The form is too large ({size} bytes, at most {form_library.MAX_FORM_BYTES}).")])
     try:
         schema, ui = _parse(schema_text, "schema"), _parse(ui_text, "ui_schema")
     except FormInvalid as exc:
