@@ -11,11 +11,14 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from lxml import etree
 from playwright.sync_api import Browser, Page, expect
 
 from engine.actors import load_actor
 from engine.context import EngineContext
 from engine.db import make_engine, make_session_factory, transaction
+from engine.definitions import BPMN_NS as BPMN
+from engine.definitions import SPIFF_NS as SPIFF
 from engine.demo import DEMO_PASSWORD
 from engine.versions import deploy_version
 from tests.browser.conftest import log_in
@@ -177,3 +180,44 @@ def test_an_invalid_diagram_is_not_deployed_and_its_offending_element_is_marked_
     assert selected == ["Lane_leading"]
     response = page.goto(f"{server}/definitions/{KEY}/versions/2/bpmn")
     assert response is not None and response.status == 404
+
+
+def test_the_rectification_diagram_round_trips_and_its_timer_is_edited_in_working_days(
+        server: str, browser: Browser) -> None:
+    page = log_in(browser, server, "designer1")
+    page.set_viewport_size({"width": 1500, "height": 950})
+    open_modeler(page, f"{server}/designer/rectification")
+
+    # 方案将到期 fires 19 working days after 整改方案 opens, which is due in 22: "到期前 3 个工作日".
+    page.evaluate("""() => { const m = window.xunchaModeler;
+        m.get('selection').select(m.get('elementRegistry').get('warn_plan')); }""")
+    expect(page.locator("#bio-properties-panel-xc-timer-mode")).to_have_value("before_due")
+    days = page.locator("#bio-properties-panel-xc-timer-days")
+    expect(days).to_have_value("3")
+    expect(page.locator("#bio-properties-panel-xc-escalation")).to_have_value("提醒")
+    expect(page.locator("#bio-properties-panel-xc-notify-holder")).to_be_checked()
+    days.fill("5")
+    expression = page.locator("#bio-properties-panel-xc-timer-expression")
+    expect(expression).to_have_value("deadline_in(17)")
+    page.locator("#bio-properties-panel-xc-notify-office").check()
+    page.locator("#bio-properties-panel-xc-timer-mode").select_option("duration")
+    expect(expression).to_have_value('"PT1H"')
+    page.locator("#bio-properties-panel-xc-timer-mode").select_option("at_due")
+    expect(expression).to_have_value("deadline_in(22)")
+
+    # What bpmn-js writes back still has every spiffworkflow property and passes the deploy checks.
+    page.get_by_role("button", name="校验").click()
+    expect(page.get_by_test_id("modeler-outcome")).to_contain_text("校验通过")
+    page.get_by_role("button", name="保存草稿").click()
+    expect(page.get_by_test_id("modeler-state")).to_contain_text("已保存")
+    saved = page.request.get(f"{server}/designer/rectification/draft.xml").text()
+    original = Path("workflows/rectification.bpmn").read_text(encoding="utf-8")
+    for marker in ("formJsonSchemaFilename", "dueWorkingDays", "returnWith", "instructionsForEndUser", "escalation"):
+        assert saved.count(marker) == original.count(marker), marker
+    assert "<bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>" in saved  # SpiffWorkflow's variable names
+    assert "<bpmn:loopDataOutputRef>item_results</bpmn:loopDataOutputRef>" in saved
+    event = etree.fromstring(saved.encode()).find(f".//{{{BPMN}}}boundaryEvent[@id='warn_plan']")
+    assert event is not None
+    assert event.findtext(f".//{{{BPMN}}}timeDate") == "deadline_in(22)"
+    notify = event.find(f".//{{{SPIFF}}}property[@name='notify']")
+    assert notify is not None and notify.get("value") == "holder,unit_leader,office"

@@ -77,6 +77,7 @@ class Designer {
       xml = await response.text();
     }
     const result = await this.modeler.importXML(xml);
+    const warnings = this.keepDataNames(result.warnings || []);
     this.modeler.get("canvas").zoom("fit-viewport", "auto");
     this.modeler.on("commandStack.changed", () => this.setDirty(true));
     this.bindToolbar();
@@ -88,10 +89,25 @@ class Designer {
     });
     this.showState();
     this.root.dataset.ready = "true";
-    if (result.warnings && result.warnings.length) {
-      this.outcome("warning", `导入时有 ${result.warnings.length} 条提示 / ${result.warnings.length} import warning(s): `
-        + result.warnings.map((w) => w.message).slice(0, 3).join("; "));
+    if (warnings.length) {
+      this.outcome("warning", `导入时有 ${warnings.length} 条提示 / ${warnings.length} import warning(s): `
+        + warnings.map((w) => w.message).slice(0, 3).join("; "));
     }
+  }
+
+  // SpiffWorkflow reads a multi-instance's loopDataInputRef/loopDataOutputRef as the *name* of a
+  // workflow variable (<bpmn:loopDataInputRef>items</…>); BPMN makes them references to an element id,
+  // so bpmn-js finds nothing, warns, and would drop them on saving. Keep each as a reference to a
+  // detached element with that id, which is written back as the same text. Returns the other warnings.
+  keepDataNames(warnings) {
+    const moddle = this.modeler.get("moddle");
+    const kept = new Set(["bpmn:loopDataInputRef", "bpmn:loopDataOutputRef"]);
+    return warnings.filter((warning) => {
+      if (!warning.element || !kept.has(warning.property) || !warning.value) return true;
+      const name = warning.property.split(":")[1];
+      warning.element.set(name, moddle.create("bpmn:DataInput", { id: warning.value }));
+      return false;
+    });
   }
 
   bindToolbar() {
