@@ -32,12 +32,14 @@ def test_a_supervisor_builds_a_form_sees_the_preview_follow_and_saves_it(server:
     first.locator('[data-role="required"]').check()
     expect(preview.locator("textarea#field_1")).to_be_visible()
     expect(preview.locator("label[for=field_1]")).to_contain_text("复查结论")
+    expect(first.locator('[data-role="options"]')).to_be_hidden()  # only choices have options
 
     page.get_by_role("button", name="添加字段").click()
     second = field_row(page, 1)
     second.locator('[data-role="name"]').fill("passed")
     second.locator('[data-role="title"]').fill("是否通过")
     second.locator('[data-role="kind"]').select_option("select")
+    expect(second.locator('[data-role="options"]')).to_be_visible()
     second.locator('[data-role="options"]').fill("通过\n不通过")
     expect(preview.locator('input[type=radio][name=passed][value="不通过"]')).to_have_count(1)
 
