@@ -13,7 +13,8 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 from werkzeug.serving import run_simple
 
-from engine import audit, calendar, demo
+from engine import audit, calendar, demo, migration
+from engine.actors import load_actor
 from engine.bootstrap import deploy_shipped
 from engine.db import transaction
 from engine.definitions import deploy
@@ -82,6 +83,39 @@ def deploy_command(file: Path, comment: str | None) -> None:
     for warning in result.warnings:
         click.echo(f"  warning [{warning.element_id}] {warning.message_zh}")
     click.echo(f"{key} v{version} " + ("已部署 / deployed" if result.created else "内容未变 / unchanged"))
+
+
+@cli.group("definitions")
+def definitions_group() -> None:
+    """Process definitions and their versions."""
+
+
+@definitions_group.command("migrate")
+@click.argument("key")
+@click.option("--from", "from_version", type=int, required=True, help="The version the cases are on.")
+@click.option("--to", "to_version", type=int, required=True, help="The version to move them to.")
+@click.option("--dry-run", is_flag=True, help="Only report which cases can move, and why not.")
+@click.option("--user", "username", required=True, help="The supervisor the run is recorded for (audit).")
+@with_appcontext
+def definitions_migrate(key: str, from_version: int, to_version: int, dry_run: bool, username: str) -> None:
+    """Dry-run or run the move of KEY's running cases between versions; exit 1 if any case failed."""
+    context = current_app.extensions["xuncha.context"]
+    try:
+        with sessions()() as session:
+            actor = load_actor(session, username)
+        run = migration.run_migration(sessions(), context, actor, key, from_version, to_version, dry_run=dry_run)
+    except XunchaError as exc:
+        click.echo(f"{exc.message_zh} / {exc.message_en}", err=True)
+        sys.exit(1)
+    for row in run.report:
+        mark = "✓" if row["movable"] else "✗"
+        reason = f" {row['reason_zh']} / {row['reason_en']}" if row["reason_zh"] else ""
+        error = f" {row['error']}" if row["error"] else ""
+        click.echo(f"  {mark} #{row['instance_id']} {row['reference'] or ''} {row['outcome']}{reason}{error}")
+    click.echo(f"{'试运行 / dry run' if dry_run else '迁移 / migration'} #{run.id}: {run.total} 个实例 / instances, "
+               f"{run.movable} 可迁移 / movable, {run.moved} 已迁移 / moved, {run.failed} 失败 / failed")
+    if run.failed:
+        sys.exit(1)
 
 
 @cli.group("audit")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from flask.testing import FlaskClient
 
 from tests.engine.test_migration import (
@@ -17,6 +19,7 @@ from tests.engine.test_migration import (
 )
 from tests.helpers import act, open_rectification
 from tests.web.helpers import Api, login
+from web.cli import cli
 from web.migration import routes as migration_routes
 
 
@@ -131,3 +134,25 @@ def test_the_api_dry_runs_runs_and_reads_a_migration(client, factory, cases):
     assert office.post("/definitions/rectification/migrations", json={"from_version": 1, "to_version": 2}
                        ).status_code == 403
     assert office.get(f"/definitions/rectification/migrations/{done['id']}").status_code == 403
+
+
+def test_the_command_dry_runs_and_runs_a_migration_for_a_named_supervisor(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SECRET_KEY", "test")
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    assert run("db", "upgrade").exit_code == 0 and run("demo-data").exit_code == 0
+    v2 = tmp_path / "rectification-v2.bpmn"
+    v2.write_bytes(recheck_bpmn())
+    assert "v2" in run("deploy", str(v2)).output
+    dry = run("definitions", "migrate", "rectification", "--from", "1", "--to", "2", "--dry-run", "--user", "designer1")
+    assert dry.exit_code == 0 and "试运行 / dry run" in dry.output and "✓" in dry.output
+    movable = int(re.search(r"(\d+) 可迁移", dry.output).group(1))  # type: ignore[union-attr]
+    assert movable > 0 and "0 已迁移" in dry.output
+    refused = run("definitions", "migrate", "rectification", "--from", "1", "--to", "2", "--user", "office1")
+    assert refused.exit_code == 1 and "Only supervisors" in refused.output
+    done = run("definitions", "migrate", "rectification", "--from", "1", "--to", "2", "--user", "designer1")
+    assert done.exit_code == 0 and f"{movable} 已迁移 / moved, 0 失败" in done.output
