@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from engine.actors import load_actor
 from engine.context import EngineContext
@@ -129,6 +129,11 @@ def test_a_supervisor_adds_a_step_in_a_lane_deploys_it_and_a_case_offers_it_to_t
     page.get_by_role("button", name="保存草稿").click()
     expect(page.get_by_test_id("modeler-state")).to_contain_text("已保存")
 
+    with page.expect_download() as download:
+        page.get_by_role("button", name="下载 XML").click()
+    assert download.value.suggested_filename == f"{KEY}.bpmn"
+    assert "领导小组审阅" in Path(download.value.path()).read_text(encoding="utf-8")
+
     page.locator("input[name=comment]").fill("增加领导小组审阅")
     page.get_by_role("button", name="部署", exact=True).click()
     outcome = page.get_by_test_id("modeler-outcome")
@@ -178,6 +183,17 @@ def test_an_invalid_diagram_is_not_deployed_and_its_offending_element_is_marked_
     problems.locator('li[data-element-id="Lane_leading"]').click()
     selected = page.evaluate("() => window.xunchaModeler.get('selection').get().map(e => e.id)")
     assert selected == ["Lane_leading"]
+
+    # Leaving with unsaved changes asks first.
+    dialogs: list[str] = []
+
+    def answer(dialog: Dialog) -> None:
+        dialogs.append(dialog.type)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.goto(f"{server}/definitions")
+    assert dialogs == ["beforeunload"]
     response = page.goto(f"{server}/definitions/{KEY}/versions/2/bpmn")
     assert response is not None and response.status == 404
 

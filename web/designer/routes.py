@@ -112,5 +112,5 @@ def deploy() -> tuple[dict[str, Any], int]:
     row = result.definition
     return {"key": row.key, "version": row.version, "sha256": row.sha256, "created": result.created,
             "warnings": [w.as_dict() for w in result.warnings],
-            "versions_url": f"/definitions/{row.key}/versions",
+            "versions_url": url_for("definitions.list_versions", key=row.key),
             "modeler_url": url_for("designer.edit", key=row.key, version=row.version)}, 201 if result.created else 200
