@@ -56,6 +56,7 @@ def _register_blueprints(app: Flask) -> None:
     from .form_editor.routes import bp as form_editor_bp
     from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
+    from .planning.routes import bp as planning_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
     from .tasks.handoffs import handoffs  # its routes join the tasks blueprint
@@ -67,6 +68,7 @@ def _register_blueprints(app: Flask) -> None:
                       extensions_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(planning_bp)
     app.register_blueprint(designer_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(form_editor_bp)
