@@ -13,7 +13,7 @@ from sqlalchemy import inspect
 from engine.bootstrap import deploy_shipped
 from engine.form_library import stored_form_loader
 
-from . import calendar, config, db, display, errors, i18n
+from . import calendar, config, db, display, errors, i18n, logs
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -57,8 +57,12 @@ def _register_blueprints(app: Flask) -> None:
     from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
     from .planning.routes import bp as planning_bp
+    from .ops import metrics
+    from .ops.routes import bp as ops_bp
+    from .promotion.routes import bp as promotion_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
+    from .reports.routes import bp as reports_bp
     from .tasks.handoffs import handoffs  # its routes join the tasks blueprint
     from .tasks.routes import bp as tasks_bp
 
@@ -69,6 +73,11 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
     app.register_blueprint(planning_bp)
+    app.register_blueprint(ops_bp)
+    metrics.install(app)
+    logs.install(app)
+    app.register_blueprint(reports_bp)
+    app.register_blueprint(promotion_bp)
     app.register_blueprint(designer_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(form_editor_bp)

@@ -19,7 +19,7 @@ from engine.bootstrap import deploy_shipped
 from engine.db import transaction
 from engine.definitions import deploy
 from engine.errors import DefinitionInvalid, XunchaError
-from engine.migrate import upgrade
+from engine.migrate import grant_app_role, upgrade
 
 from . import create_app
 from .db import sessions
