@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from engine.definitions import deploy
 from engine.errors import DefinitionInvalid, XunchaError
 from engine.migrate import grant_app_role, upgrade
 
-from . import create_app
+from . import create_app, logs
 from .db import sessions
 
 
@@ -32,8 +31,7 @@ def _app(*_args: object) -> object:
 @click.group(cls=FlaskGroup, create_app=_app, add_default_commands=False)
 def cli() -> None:
     """巡察发现问题管理系统 (Xuncha)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every one-second tick
+    logs.configure()
 
 
 @cli.group("db")
@@ -42,14 +40,19 @@ def db_group() -> None:
 
 
 @db_group.command("upgrade")
+@click.option("--grant-to", "grant_to", default=None,
+              help="PostgreSQL: then grant this application role its rights (password from XUNCHA_APP_DB_PASSWORD).")
 @with_appcontext
-def db_upgrade() -> None:
+def db_upgrade(grant_to: str | None) -> None:
     """Apply every Alembic migration not yet applied."""
     url = str(current_app.config["DATABASE_URL"])
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     upgrade(url)
     click.echo("数据库已是最新结构 / database schema is up to date")
+    if grant_to:
+        grant_app_role(url, grant_to, os.environ.get("XUNCHA_APP_DB_PASSWORD"))
+        click.echo(f"已授权应用账号 {grant_to} / granted the application role {grant_to}")
 
 
 @cli.command("demo-data")
