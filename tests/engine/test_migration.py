@@ -402,3 +402,22 @@ def test_two_supervisors_running_the_same_migration_at_once_move_each_case_once(
         events = s.execute(select(AuditEvent.instance_id).where(AuditEvent.event_type == "instance_migrated")).scalars()
         assert sorted(events) == sorted(ids)
     assert all(version_of(factory, iid) == 2 for iid in ids)
+
+
+def test_a_timer_whose_event_the_new_version_changed_starts_over_and_the_others_keep_their_time(
+        factory, ctx, clock, demo):
+    cases = spread(factory, ctx, demo)
+    at_plan = cases["at_plan"]
+    before = {bpmn_id: (timer_id, due) for timer_id, bpmn_id, due in _timers(factory, at_plan)}
+    deploy_xml(factory, ctx, recheck_bpmn().replace(b"deadline_in(22)", b"deadline_in(25)"))
+    clock.advance(timedelta(days=5))
+    result = run(factory, ctx, 1, 2, dry_run=False)
+    assert entry(result, at_plan)["outcome"] == "moved"
+    after = {bpmn_id: (timer_id, due) for timer_id, bpmn_id, due in _timers(factory, at_plan)}
+    assert after["warn_plan"] == before["warn_plan"] and after["report_plan_timer"] == before["report_plan_timer"]
+    timer_id, due = after["supervise_plan_timer"]
+    assert timer_id != before["supervise_plan_timer"][0] and due > before["supervise_plan_timer"][1]
+    assert due > clock.now() + timedelta(days=25)  # 25 working days from the migration, not from 整改方案's start
+    with factory() as s:
+        old = s.get(Timer, before["supervise_plan_timer"][0])
+        assert old is not None and old.status == TimerStatus.CANCELLED
