@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -238,13 +239,18 @@ def _text(value: Any) -> str:
     return " ".join(str(value).split()) if "\n" not in str(value) else str(value).strip()
 
 
+def _open(path: Path) -> Workbook:
+    # Stored sheets are named by checksum, without an extension, which openpyxl would refuse by name.
+    return load_workbook(io.BytesIO(path.read_bytes()), read_only=True, data_only=True)
+
+
 def read_sheet(path: Path) -> list[SheetRow]:
     """The data rows of the 整改台账 sheet, by ledger field; malformed files are refused (422)."""
     refused = FileRefused("文件不是可读取的 Excel (.xlsx) 表格。", "The file is not a readable Excel (.xlsx) sheet.",
                           {"filename": path.name})
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError):
+        wb = _open(path)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, TypeError):
         raise refused from None
     try:
         ws = wb["整改台账"] if "整改台账" in wb.sheetnames else wb.worksheets[0]
@@ -454,3 +460,32 @@ def _add_item(session: Session, actor: Actor, created: dict[str, Any], unit_id: 
         "entity": "rectification_item", "id": item.id, "via": "import", "number": item.number,
         "problem": item.problem, "values": {**created["values"], "due_date": created["due"]}}, instance.id)],
         at=now, actor_id=actor.user_id, actor_name=actor.username)
+
+
+def read_table(path: Path, headers: dict[str, str]) -> list[dict[str, str]]:
+    """Rows of a plain table (the intake grid filled in Excel): the first row holding one of ``headers``
+    (header text → key) is the header; title rows above it and blank rows are skipped."""
+    try:
+        wb = _open(path)
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, TypeError):
+        raise FileRefused("文件不是可读取的 Excel (.xlsx) 表格。", "The file is not a readable Excel (.xlsx) sheet.",
+                          {"filename": path.name}) from None
+    try:
+        ws = wb.worksheets[0]
+        if (ws.max_row or 0) > MAX_SHEET_ROWS:
+            raise TooLarge(f"表格超过 {MAX_SHEET_ROWS} 行。", f"The sheet has more than {MAX_SHEET_ROWS} rows.",
+                           {"max_rows": MAX_SHEET_ROWS})
+        grid = [[_text(v) for v in row] for row in ws.iter_rows(values_only=True)]
+    finally:
+        wb.close()
+    header_at = next((i for i, row in enumerate(grid[:20]) if any(cell in headers for cell in row)), None)
+    if header_at is None:
+        raise FileRefused(f"表格中找不到表头（应包含：{'、'.join(headers)}）。",
+                          f"No header row was found (expected: {', '.join(headers)}).")
+    columns = {c: headers[name] for c, name in enumerate(grid[header_at]) if name in headers}
+    rows = []
+    for raw in grid[header_at + 1:]:
+        row = {key: raw[c] if c < len(raw) else "" for c, key in columns.items()}
+        if any(row.values()):
+            rows.append(row)
+    return rows

@@ -54,6 +54,8 @@ def _register_blueprints(app: Flask) -> None:
     from .designer.routes import bp as designer_bp
     from .extensions.routes import bp as extensions_bp
     from .form_editor.routes import bp as form_editor_bp
+    from .intake.routes import bp as intake_bp
+    from .ledgers.routes import bp as ledgers_bp
     from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
     from .planning.routes import bp as planning_bp
@@ -72,6 +74,8 @@ def _register_blueprints(app: Flask) -> None:
                       extensions_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(calendar_bp)
+    app.register_blueprint(intake_bp)
+    app.register_blueprint(ledgers_bp)
     app.register_blueprint(planning_bp)
     app.register_blueprint(ops_bp)
     metrics.install(app)

@@ -335,6 +335,44 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("GET", "/definitions/{key}/migrations/{run_id}", designer.get(f"{migrations}/{moved.get_json()['id']}"))
     check("GET", "/definitions/{key}/migrations/{run_id}", designer.get(f"{migrations}/999"))
     check("GET", "/definitions/{key}/migrations/{run_id}", unit.get(f"{migrations}/{moved.get_json()['id']}"))
+    group, edu, health = api("group1"), demo.orgs["U-EDU"].id, demo.inspections["U-HEALTH"].id
+    reports = f"/inspections/{health}/reports"
+    check("GET", "/inspections/{inspection_id}/reports", group.get(reports))
+    check("GET", "/inspections/{inspection_id}/reports", unit.get(reports))
+    one_report = "/inspections/{inspection_id}/reports/{kind}"
+    check("PUT", one_report, group.put(f"{reports}/clues", json={"title": "线索报告"}))
+    check("PUT", one_report, group.put(f"{reports}/clues", json={"title": "x"}))
+    intake_rows = {"rows": [{"number": "XS-O-101", "person_name": "王某", "summary": "反映问题。",
+                             "receiving_body": "JW"}]}
+    check("POST", "/inspections/{inspection_id}/clues", group.post(f"/inspections/{health}/clues", intake_rows))
+    check("POST", "/inspections/{inspection_id}/clues", group.post(f"/inspections/{health}/clues", intake_rows))
+    findings = {"rows": [{"description": "公务用车管理存在漏洞。"}]}
+    check("POST", "/inspections/{inspection_id}/findings", group.post(f"/inspections/{health}/findings", findings))
+    check("POST", "/inspections/{inspection_id}/findings", group.post(f"/inspections/{health}/findings", findings))
+    ledger = f"/ledgers/rectification/{edu}"
+    listed = check("GET", "/ledgers/rectification/{unit_id}", unit.get(ledger))
+    check("GET", "/ledgers/rectification/{unit_id}", api("unit2").get(ledger))
+    check("GET", "/ledgers/rectification/{unit_id}/export", office.get(f"{ledger}/export"))
+    sheet = office.get(f"{ledger}/export").data
+    multipart = "multipart/form-data"
+    preview = check("POST", "/ledgers/rectification/{unit_id}/import/preview", unit.post(
+        f"{ledger}/import/preview", data={"file": (BytesIO(sheet), "台账.xlsx")}, content_type=multipart))
+    check("POST", "/ledgers/rectification/{unit_id}/import/preview", unit.post(
+        f"{ledger}/import/preview", data={"file": (BytesIO(b"a,b"), "台账.csv")}, content_type=multipart))
+    check("POST", "/ledgers/rectification/{unit_id}/import", unit.post(
+        f"{ledger}/import", {"sheet": preview["sheet"], "basis": preview["basis"]}))
+    item = f"/ledgers/rectification-items/{listed['items'][0]['id']}"
+    as_unit = {"headers": {"Authorization": f"Bearer {unit.token}"}}
+    check("PATCH", "/ledgers/rectification-items/{item_id}",
+          api.client.patch(f"{API}{item}", json={"values": {"progress": "推进中"}}, **as_unit))
+    check("PATCH", "/ledgers/rectification-items/{item_id}",
+          api.client.patch(f"{API}{item}", json={"values": {"review_opinion": "同意"}}, **as_unit))
+    check("POST", "/ledgers/rectification/{unit_id}/reconciliations", office.post(f"{ledger}/reconciliations", {}))
+    check("POST", "/ledgers/rectification/{unit_id}/reconciliations", leader.post(f"{ledger}/reconciliations", {}))
+    check("GET", "/ledgers/rectification/{unit_id}/reconciliations/diff", unit.get(f"{ledger}/reconciliations/diff"))
+    check("GET", "/ledgers/clues", office.get("/ledgers/clues"))
+    check("GET", "/ledgers/clues", office.get("/ledgers/clues?status=nope"))
+    check("GET", "/ledgers/clues/export", office.get("/ledgers/clues/export"))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}
