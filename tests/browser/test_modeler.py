@@ -24,7 +24,6 @@ from engine.versions import deploy_version
 from tests.browser.conftest import log_in
 
 KEY = "memo_review"
-SCREENSHOT = Path("/tmp/h3-invalid.png")
 
 # office: start → end; leading_group: an empty lane for the step the supervisor adds.
 MEMO = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -168,15 +167,41 @@ def test_an_invalid_diagram_is_not_deployed_and_its_offending_element_is_marked_
     page.locator("#bio-properties-panel-name").fill("不存在的组")
     expect(page.locator("#bio-properties-panel-xc-lane-group")).to_have_value("不存在的组")
 
+    # An exclusive gateway from the palette, in the office lane, choosing between two bare flows.
+    office_lane = element_box(page, "Lane_office")
+    page.locator('.djs-palette [data-action="create.exclusive-gateway"]').click()
+    x, y = office_lane["x"] + office_lane["width"] * 0.45, office_lane["y"] + office_lane["height"] * 0.75
+    page.mouse.move(x, y)
+    page.mouse.move(x + 2, y + 2)
+    page.mouse.click(x + 2, y + 2)
+    gateway = page.evaluate("""() => {
+        const registry = window.xunchaModeler.get('elementRegistry');
+        const modeling = window.xunchaModeler.get('modeling');
+        const gateway = registry.filter(e => e.type === 'bpmn:ExclusiveGateway')[0];
+        modeling.removeElements([registry.get('flow_direct')]);
+        modeling.connect(registry.get('start'), gateway);
+        modeling.connect(gateway, registry.get('end'));
+        modeling.connect(gateway, registry.get('end'));
+        return gateway.id; }""")
+
+    problem_class = re.compile(r"\bxc-problem\b")
     page.get_by_role("button", name="校验").click()
     problems = page.get_by_test_id("modeler-problems")
-    expect(problems).to_contain_text("泳道“不存在的组”没有对应的用户组")
+    expect(problems).to_contain_text("没有默认连线")
+    expect(page.locator(f'g.djs-element[data-element-id="{gateway}"]')).to_have_class(problem_class)
+
+    # Without the gateway, deploying is refused for the lane, which is marked (and only it).
+    page.evaluate("""(gatewayId) => {
+        const registry = window.xunchaModeler.get('elementRegistry');
+        const modeling = window.xunchaModeler.get('modeling');
+        modeling.removeElements([registry.get(gatewayId)]);
+        modeling.connect(registry.get('start'), registry.get('end')); }""", gateway)
     page.get_by_role("button", name="部署", exact=True).click()
     expect(page.get_by_test_id("modeler-outcome")).to_contain_text("未部署")
-    marked = page.locator('g.djs-element[data-element-id="Lane_leading"]')
-    expect(marked).to_have_class(re.compile(r"\bxc-problem\b"))
-    expect(page.locator('g.djs-element[data-element-id="start"]')).not_to_have_class(re.compile("xc-problem"))
-    page.screenshot(path=str(SCREENSHOT))
+    expect(problems).to_contain_text("泳道“不存在的组”没有对应的用户组")
+    expect(problems).not_to_contain_text("没有默认连线")
+    expect(page.locator('g.djs-element[data-element-id="Lane_leading"]')).to_have_class(problem_class)
+    expect(page.locator("g.djs-element.xc-problem")).to_have_count(1)
 
     # Clicking the problem selects its element; the one version is still the only one.
     page.mouse.click(10, 10)
