@@ -25,6 +25,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util.diff import SpecDiff, WorkflowDiff, diff_workflow, migrate_workflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -34,7 +35,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import InstanceStatus, MigrationRun, ProcessDefinition, ProcessInstance, ProcessRelease
 
-from . import audit, escalation, projection
+from . import audit, escalation
 from .actors import Actor
 from .clock import FrozenClock
 from .context import EngineContext
@@ -95,6 +96,12 @@ def _name(task: Any) -> str:
 
 def _bpmn_id(task: Any) -> str:
     return str(getattr(task.task_spec, "bpmn_id", None) or task.task_spec.name)
+
+
+def _ready_ids(workflow: BpmnWorkflow) -> list[str]:
+    """The bpmn ids of the case's ready user tasks (its current tasks), sorted."""
+    return sorted(_bpmn_id(t) for t in workflow.get_tasks(state=TaskState.READY, manual=True)
+                  if not isinstance(t.task_spec, SubWorkflowTask))
 
 
 def _unfinished(workflow: Any) -> list[Any]:
@@ -201,7 +208,7 @@ def _assess(session: Session, ctx: EngineContext, instance: ProcessInstance, tar
     if instance.status not in MOVABLE_STATUSES:
         return entry.refuse("实例已结束", "the instance has finished"), None, []
     workflow = restore(session, ctx, instance, to_step=False)
-    entry.current = sorted(_bpmn_id(t) for t in projection._ready_user_tasks(workflow))
+    entry.current = _ready_ids(workflow)
     plan = _diff(workflow, target)
     _judge(workflow, plan, entry)
     if not entry.movable:
@@ -345,7 +352,7 @@ def move_instance(session: Session, ctx: EngineContext, actor: Actor, source_id:
     flush(session)
     entry.outcome = MOVED
     entry.status = instance.status
-    entry.current = sorted(_bpmn_id(t) for t in projection._ready_user_tasks(workflow))
+    entry.current = _ready_ids(workflow)
     return entry
 
 

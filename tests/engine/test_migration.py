@@ -421,3 +421,33 @@ def test_a_timer_whose_event_the_new_version_changed_starts_over_and_the_others_
     with factory() as s:
         old = s.get(Timer, before["supervise_plan_timer"][0])
         assert old is not None and old.status == TimerStatus.CANCELLED
+
+
+def without_items_bpmn() -> bytes:
+    """v2': the shipped rectification without its per-item sub-process — an approved plan goes straight to 整改报告."""
+    root = etree.fromstring(SHIPPED.read_bytes())
+    process = _one(root, "//bpmn:process[@id='rectification']")
+    sub = _one(process, "bpmn:subProcess[@id='rectify_items']")
+    inner = {el.get("id") for el in sub.iter() if el.get("id")}
+    process.remove(sub)
+    process.remove(_one(process, "bpmn:sequenceFlow[@id='flow_items_report']"))
+    _one(process, "bpmn:sequenceFlow[@id='flow_plan_approved']").set("targetRef", "rectification_report")
+    _one(process, "bpmn:userTask[@id='rectification_report']/bpmn:incoming").text = "flow_plan_approved"
+    for ref in root.xpath("//bpmn:lane/bpmn:flowNodeRef", namespaces=NS):
+        if ref.text in inner:
+            ref.getparent().remove(ref)
+    plane = _one(root, "//bpmndi:BPMNPlane")
+    for shape in list(plane):
+        if shape.get("bpmnElement") in inner | {"flow_items_report"}:
+            plane.remove(shape)
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def test_a_case_inside_a_removed_sub_process_is_not_movable_and_one_before_it_is(factory, ctx, demo):
+    cases = spread(factory, ctx, demo)
+    deploy_xml(factory, ctx, without_items_bpmn())
+    report = run(factory, ctx, 1, 2, dry_run=True)
+    refused = entry(report, cases["in_items"])
+    assert not refused["movable"] and "rectify_items" in refused["reason_zh"]
+    assert "rectify_items" in refused["reason_en"] and "no longer exists" in refused["reason_en"]
+    assert entry(report, cases["at_plan"])["movable"]
