@@ -262,3 +262,9 @@ def test_the_rectification_diagram_round_trips_and_its_timer_is_edited_in_workin
     assert event.findtext(f".//{{{BPMN}}}timeDate") == "deadline_in(22)"
     notify = event.find(f".//{{{SPIFF}}}property[@name='notify']")
     assert notify is not None and notify.get("value") == "holder,unit_leader,office"
+
+    # Opening the process again opens the draft, says so, and says when it was saved.
+    open_modeler(page, f"{server}/designer/rectification")
+    expect(page.get_by_test_id("draft-notice")).to_contain_text("已打开您保存的草稿")
+    expect(page.get_by_test_id("modeler-state")).to_contain_text("已保存")
+    expect(page.locator("#bio-properties-panel-xc-timer-expression")).to_have_count(0)

@@ -77,6 +77,7 @@ def test_a_saved_draft_opens_instead_of_the_version_with_a_notice_and_a_confirme
     html = client.get("/designer/rectification").get_data(as_text=True)
     assert _data_attribute(html, "data-xml-url") == "/designer/rectification/draft.xml"
     assert _data_attribute(html, "data-revision") == str(saved.get_json()["revision"])
+    assert _data_attribute(html, "data-saved-at").startswith("2026-11-25T")  # the state reads 已保存 hh:mm
     assert 'data-testid="draft-notice"' in html and "已打开您保存的草稿" in html
     assert 'action="/designer/rectification/discard"' in html and "data-confirm=" in html
     assert "反馈问题清单（草稿）" in client.get("/designer/rectification/draft.xml").get_data(as_text=True)

@@ -42,7 +42,9 @@ function readJson(text, fallback) {
 }
 
 function clock(date) {
-  return date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false });
+  // Beijing time, as every time the server shows.
+  return date.toLocaleTimeString("zh-CN", { hour: "2-digit", minute: "2-digit", hour12: false,
+    timeZone: "Asia/Shanghai" });
 }
 
 class Designer {
@@ -53,7 +55,7 @@ class Designer {
     this.draftKey = this.data.revision ? this.data.key : null;
     this.version = this.data.version ? Number(this.data.version) : null;
     this.dirty = false;
-    this.savedAt = null;
+    this.savedAt = this.data.savedAt ? new Date(this.data.savedAt) : null;
     this.marked = [];
     configurePanel({ catalog: readJson(this.data.catalog, undefined), formsUrl: this.data.formsUrl });
     this.modeler = new Modeler({
