@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed
 
 export XUNCHA_INSTANCE_DIR ?= $(CURDIR)/instance
 
-.PHONY: install assets fonts browser run test lint typecheck unit bench bench-queues bench-timers clean
+.PHONY: install assets fonts browser run test lint typecheck unit bench bench-queues bench-timers bench-load clean
 
 # Front-end bundles (bpmn-js, ECharts) from the npm registry, built into web/static/build and served
 # by the app itself: no CDN. Rebuilt when the lock file, the build script or a source file changes.
@@ -65,6 +65,10 @@ bench: install
 ## Queue queries at 1,000,000 task rows on PostgreSQL (DATABASE_URL, else TEST_DATABASE_URL, else the local server)
 bench-queues: install
 	$(BIN)/python -m bench.queue_query $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
+
+## Claim + complete + queue reads over HTTP on gunicorn + PostgreSQL (DATABASE_URL as above)
+bench-load: install
+	$(BIN)/python -m bench.load $(if $(DATABASE_URL),--database-url $(DATABASE_URL),)
 
 ## 10,000 timers due in one minute, two scheduler processes: lateness, double-fired, lost (PostgreSQL as above)
 bench-timers: install

@@ -2,9 +2,9 @@
 
 Each handler (a thread with its own keep-alive connection and bearer token) reads its group queue (one
 page of 20; handlers start on pages 1–4), then claims and completes the tasks on it in a shuffled order
-(a 409 from a colleague who was faster is counted as a conflict, not an error), and reads the queue again. The cases are one-task
-processes in the office's lane, started beforehand through the engine, so every completion is a real
-step: load, run, persist, project, audit.
+(a 409 from a colleague who was faster is counted as a conflict, not an error), and reads the queue
+again. The cases are one-task processes in the office's lane, started beforehand through the engine, so
+every completion is a real step: load, run, persist, project, audit.
 
 Printed: completions per second, per-request latency (p50/p95/p99) for queue reads, claims and
 completions, errors and conflicts, and — as the baseline measured in the same run — the rate gunicorn
