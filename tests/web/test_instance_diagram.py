@@ -70,8 +70,13 @@ def test_the_diagram_page_draws_the_pinned_version_with_marks_notes_and_clickabl
     assert marks["receive_feedback"] == "done" and marks["flow_feedback_plan"] == "done"
     assert marks["draft_plan"] == "current" and marks["warn_plan"] == "waiting"
     titles = _attribute(html, "data-titles")
-    assert titles["draft_plan"] == "被巡察单位·市教育局（待签收） · 期限 2026-12-25"  # the group, the deadline
-    assert titles["warn_plan"].startswith("提醒 ") and titles["report_plan_timer"].startswith("通报 ")
+    assert titles["draft_plan"] == (  # the group and the deadline, then the timers waiting on the task
+        "被巡察单位·市教育局（待签收） · 期限 2026-12-25\n"
+        "提醒 2026-12-22 23:59 · 督办 2026-12-25 23:59 · 通报 2027-01-01 23:59")
+    assert "warn_plan" not in titles  # boundary timers sit too close together for notes of their own
+    tooltips = _attribute(html, "data-tooltips")
+    assert tooltips["warn_plan"] == "方案将到期 · 提醒 2026-12-22 23:59"
+    assert tooltips["draft_plan"] == "整改方案：被巡察单位·市教育局（待签收）"
     assert 'data-highlight-element="start_rectification"' in html  # the history's entries name their elements
     assert 'data-highlight-element="receive_feedback"' in html
     assert "技术信息" not in html  # for supervisors only

@@ -19,24 +19,33 @@ from .queries import event_summary
 from .routes import bp
 
 
-def titles(diagram: InstanceDiagram, holders: dict[int, str]) -> dict[str, str]:
-    """The note drawn under a marked element: who holds the task (or how many items are there) and
-    its deadline; a waiting timer's grade and when it fires."""
-    notes: dict[str, str] = {}
+def notes(diagram: InstanceDiagram, holders: dict[int, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The notes drawn above marked elements, and the tooltips on them. A current task's note says who
+    holds it (or how many items are there) and its deadline, with a second line for the timers waiting
+    on it; a waiting timer shows its grade and when it fires on hover (boundary timers sit too close
+    together for notes of their own), and in a note only when it waits on no current task."""
+    titles: dict[str, str] = {}
+    tooltips: dict[str, str] = {}
+    on_task: dict[str, list[str]] = {}
+    current = {task.bpmn_id for task in diagram.current}
     for timer in diagram.timers:
-        when = display.local_time(timer.due_at)
-        grade = timer.grade or t("定时", "Timer")
-        notes[timer.element_id] = f"{grade} {when}"
+        text = f"{timer.grade or t('定时', 'Timer')} {display.local_time(timer.due_at)}"
+        tooltips[timer.element_id] = f"{timer.name} · {text}" if timer.name else text
+        if timer.attached_to in current:
+            on_task.setdefault(timer.attached_to, []).append(text)
+        else:
+            titles[timer.element_id] = text
     for element in dict.fromkeys(task.bpmn_id for task in diagram.current):
         tasks = diagram.at(element)
         dues = [task.due_at for task in tasks if task.due_at is not None]
         due = t("期限 ", "due ") + display.local_time(min(dues), "%Y-%m-%d") if dues else ""
-        if len(tasks) > 1:
-            who = t(f"{len(tasks)} 项在此", f"{len(tasks)} items here")
-        else:
-            who = holders.get(tasks[0].id, "")
-        notes[element] = " · ".join(part for part in (who, due) if part)
-    return notes
+        who = t(f"{len(tasks)} 项在此", f"{len(tasks)} items here") if len(tasks) > 1 else holders.get(tasks[0].id, "")
+        lines = [" · ".join(part for part in (who, due) if part)]
+        if on_task.get(element):
+            lines.append(" · ".join(on_task[element]))
+        titles[element] = "\n".join(lines)
+        tooltips[element] = "\n".join(f"{task.name}：{holders.get(task.id, '')}" for task in tasks)
+    return titles, tooltips
 
 
 @bp.route("/cases/<int:instance_id>/diagram")
@@ -51,8 +60,9 @@ def diagram(instance_id: int) -> str:
     history = [(entry, names.get(entry.event.actor_id or 0, entry.event.actor_name or t("系统", "System")),
                 event_summary(entry.event)) for entry in view.history]
     record_case_read(view.instance, "diagram")
+    titles, tooltips = notes(view, holders)
     return render_template("cases/diagram.html", view=view, instance=view.instance, definition=view.definition,
-                           titles=titles(view, holders), holders=holders, history=history)
+                           titles=titles, tooltips=tooltips, holders=holders, history=history)
 
 
 @bp.route("/cases/<int:instance_id>/diagram.bpmn")

@@ -2,8 +2,9 @@
 // the version diff (added / removed / changed) and deploy problems. Pages use it without inline
 // script (the CSP forbids it):
 //   <div data-bpmn-viewer data-xml-url="…" data-marks='{"task_id": "current"}'
-//        data-titles='{"task_id": "到期 11-30"}'></div>
-// or from their own script: await window.XunchaDiagram.render(container, xml, {marks, titles}).
+//        data-titles='{"task_id": "到期 11-30"}' data-tooltips='{"task_id": "shown on hover"}'></div>
+// or from their own script: await window.XunchaDiagram.render(container, xml, {marks, titles, tooltips}).
+// Titles are notes drawn above the element (lines split on "\n"); tooltips show on hover.
 // Once drawn, the container gets data-rendered="true" (browser tests wait for it) and each marked
 // element's SVG group the class "xc-<mark>".
 // A button or link with data-highlight-element="<element id>" data-highlight-diagram="<container id>"
@@ -35,7 +36,15 @@ async function render(container, xml, options = {}) {
     const note = document.createElement("div");
     note.className = "xc-note";
     note.textContent = String(text);
-    overlays.add(id, "xc-note", { position: { bottom: -4, left: 0 }, html: note });
+    // Above the element: boundary events (timers) sit on a task's lower edge.
+    overlays.add(id, "xc-note", { position: { top: -6 - 15 * String(text).split("\n").length, left: 0 }, html: note });
+  }
+  for (const [id, text] of Object.entries(options.tooltips || {})) {
+    const gfx = registry.get(id) && registry.getGraphics(id);
+    if (!gfx || !text) continue;
+    const title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+    title.textContent = String(text);
+    gfx.appendChild(title);
   }
   canvas.zoom("fit-viewport", "auto");
   viewers.set(container, { viewer, focused: null });
@@ -61,6 +70,7 @@ async function renderFromAttributes(container) {
     await render(container, xml, {
       marks: readJson(container.dataset.marks),
       titles: readJson(container.dataset.titles),
+      tooltips: readJson(container.dataset.tooltips),
     });
   } catch (error) {
     container.dataset.rendered = "error";
