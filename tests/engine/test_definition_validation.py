@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from engine import sandbox
 from engine.definitions import parse_definition
@@ -322,3 +323,31 @@ def test_stored_version_is_read_leniently_keeping_new_errors_as_problems():
     parsed = parse_definition(xml, GROUPS, FORMS, strict=False)
     assert "lost" in [p.element_id for p in parsed.warnings if p.severity == "error"]
     assert parsed.task("t") is not None
+
+
+# -- robustness -------------------------------------------------------------------------------------------------
+
+FOREIGN = Path(__file__).resolve().parents[1] / "workflows" / "foreign"
+
+
+@pytest.mark.parametrize("name", ["bpmnjs_demo.bpmn", "camunda_modeler.bpmn", "spiff_example.bpmn"])
+def test_a_diagram_with_any_one_element_or_its_attributes_removed_is_accepted_or_refused_never_crashes(name):
+    """Half-drawn diagrams reach deploy all the time (a flow without its target, an event without its
+    definition): each must come back as problems, not as an unexpected exception (a 500)."""
+    base = etree.fromstring((FOREIGN / name).read_bytes())
+    count = sum(1 for _ in base.iter())
+    refused = 0
+    for index in range(1, count):
+        for strip_attributes in (False, True):
+            root = etree.fromstring(etree.tostring(base))
+            element = list(root.iter())[index]
+            if strip_attributes:
+                element.attrib.clear()
+            else:
+                element.getparent().remove(element)
+            try:
+                parse_definition(etree.tostring(root), GROUPS, FORMS)
+            except DefinitionInvalid as exc:
+                refused += 1
+                assert all(p["message_zh"] and p["message_en"] for p in exc.details.get("problems", []))
+    assert refused > count / 4  # the mutations do break diagrams: the check is not vacuous
