@@ -7,6 +7,7 @@ from .cases import Clue, ClueStatus, Finding, ItemStatus, RectificationItem
 from .content import Attachment, Comment
 from .design import DefinitionDraft, FormVersion, MigrationRun, ProcessRelease
 from .disclosure import LedgerReconciliation, Publication, PublicationKind, ReportDocument
+from .idempotency import IdempotencyRecord
 from .org import ApiToken, Group, Membership, Organisation, OrgKind, User
 from .planning import Inspection, InspectionReport, ReportKind, Round, RoundKind, TermPlan, TermPlanUnit
 from .process import (
@@ -47,6 +48,7 @@ __all__ = [
     "FormVersion",
     "Group",
     "HumanTask",
+    "IdempotencyRecord",
     "Inspection",
     "InspectionReport",
     "InstanceStatus",
