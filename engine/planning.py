@@ -109,6 +109,27 @@ def _record(session: Session, ctx: EngineContext, actor: Actor, event_type: str,
                  actor_id=actor.user_id, actor_name=actor.username)
 
 
+def set_planned_year(session: Session, ctx: EngineContext, actor: Actor, plan_id: int, unit_id: int,
+                     year: Any) -> TermPlanUnit:
+    """Move a unit of the plan to another planned year (within the term), or unplan it (None)."""
+    plan = get_plan(session, actor, plan_id, edit=True)
+    row = session.execute(select(TermPlanUnit).where(TermPlanUnit.plan_id == plan.id,
+                                                     TermPlanUnit.unit_id == unit_id)).scalar_one_or_none()
+    if row is None:
+        raise NotFound("该单位不在本届巡察规划内。", "That unit is not in this plan.")
+    if year is not None and (isinstance(year, bool) or not isinstance(year, int)
+                             or not plan.start_year <= year <= plan.end_year):
+        raise InvalidInput(f"计划年度须在 {plan.start_year}—{plan.end_year} 内。",
+                           f"The planned year must lie within {plan.start_year}–{plan.end_year}.",
+                           {"field": "planned_year"})
+    if row.planned_year != year:
+        _record(session, ctx, actor, "plan_unit_updated", {"plan_id": plan.id, "unit_id": unit_id,
+                                                           "planned_year": [row.planned_year, year]})
+        row.planned_year = year
+        session.flush()
+    return row
+
+
 # -- rounds ----------------------------------------------------------------------------------------------
 
 def rounds_of(session: Session, actor: Actor, plan_id: int, year: int | None = None) -> list[Round]:

@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
 from engine.demo import Demo
 from engine.scheduler import notices
+from models import RectificationItem
 from tests.engine.test_migration import deploy_xml, recheck_bpmn
-from tests.helpers import clue_of, open_clue, open_rectification, simple_bpmn
+from tests.helpers import PLAN_ROW, act, clue_of, open_clue, open_rectification, simple_bpmn
 from tests.web.helpers import API, Api, api_for, bpmn_upload
 from web.api.routes import OPENAPI_PATH
 
@@ -373,6 +375,90 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("GET", "/ledgers/clues", office.get("/ledgers/clues"))
     check("GET", "/ledgers/clues", office.get("/ledgers/clues?status=nope"))
     check("GET", "/ledgers/clues/export", office.get("/ledgers/clues/export"))
+    # 巡察规划, publications and 回头看 (H7)
+    leader1, county1 = api("leader1"), api("county1")
+
+    def patch(caller: Any, path: str, body: Any) -> Any:
+        return api.client.patch(API + path, json=body, headers={"Authorization": f"Bearer {caller.token}"})
+
+    plans = check("GET", "/plans", office.get("/plans"))
+    check("GET", "/plans", unit.get("/plans"))
+    city = next(p["id"] for p in plans["items"] if p["org_id"] == demo.orgs["CITY"].id)
+    rounds = "/plans/{plan_id}/rounds"
+    check("GET", rounds, office.get(f"/plans/{city}/rounds?year=2026"))
+    check("GET", rounds, office.get(f"/plans/{city}/rounds?year=x"))
+    check("GET", rounds, county1.get(f"/plans/{city}/rounds"))
+    december = {"year": 2026, "kind": "专项", "method": "一托N", "starts_on": "2026-12-01", "ends_on": "2026-12-20"}
+    new_round = check("POST", rounds, office.post(f"/plans/{city}/rounds", json=december))
+    check("POST", rounds, office.post(f"/plans/{city}/rounds", json={"year": 2026, "number": new_round["number"]}))
+    check("POST", rounds, office.post(f"/plans/{city}/rounds", json={"year": 2031}))
+    check("POST", rounds, leader1.post(f"/plans/{city}/rounds", json=december))
+    check("POST", rounds, unit.post(f"/plans/{city}/rounds", json=december))
+    one_round, round_id = "/rounds/{round_id}", new_round["id"]
+    check("PATCH", one_round, patch(office, f"/rounds/{round_id}", {"stage": "进驻", "name": "2026年专项巡察"}))
+    check("PATCH", one_round, patch(office, f"/rounds/{round_id}", {"stage": "准备"}))
+    check("PATCH", one_round, patch(office, f"/rounds/{round_id}", {"kind": "巡视"}))
+    check("PATCH", one_round, patch(leader1, f"/rounds/{round_id}", {"name": "x"}))
+    check("PATCH", one_round, patch(county1, f"/rounds/{round_id}", {"name": "x"}))
+    inspections = "/rounds/{round_id}/inspections"
+    sent = {"unit_id": demo.orgs["U-PW01"].id, "team_id": demo.orgs["TEAM1"].id, "contact_phone": "0000-7000000"}
+    inspection = check("POST", inspections, office.post(f"/rounds/{round_id}/inspections", json=sent))
+    check("POST", inspections, office.post(f"/rounds/{round_id}/inspections", json=sent))
+    check("POST", inspections, office.post(f"/rounds/{round_id}/inspections",
+                                           json={**sent, "unit_id": demo.orgs["U-PW02"].id, "team_id": 999}))
+    check("POST", inspections, leader1.post(f"/rounds/{round_id}/inspections", json=sent))
+    check("POST", inspections, unit.post(f"/rounds/{round_id}/inspections", json=sent))
+    check("GET", inspections, office.get(f"/rounds/{round_id}/inspections"))
+    check("GET", inspections, unit.get(f"/rounds/{round_id}/inspections"))
+    one_inspection = "/inspections/{inspection_id}"
+    check("PATCH", one_inspection, patch(office, f"/inspections/{inspection['id']}", {"contact_mailbox": "信箱 9 号"}))
+    check("PATCH", one_inspection, patch(office, f"/inspections/{inspection['id']}", {"unit_id": 1}))
+    check("PATCH", one_inspection, patch(leader1, f"/inspections/{inspection['id']}", {"contact_phone": "1"}))
+    check("PATCH", one_inspection, patch(unit, f"/inspections/{inspection['id']}", {"contact_phone": "1"}))
+    plan_unit, pw02 = "/plans/{plan_id}/units/{unit_id}", demo.orgs["U-PW02"].id
+    check("PATCH", plan_unit, patch(office, f"/plans/{city}/units/{pw02}", {"planned_year": 2026}))
+    check("PATCH", plan_unit, patch(office, f"/plans/{city}/units/{pw02}", {"planned_year": 2040}))
+    check("PATCH", plan_unit, patch(leader1, f"/plans/{city}/units/{pw02}", {"planned_year": 2025}))
+    check("PATCH", plan_unit, patch(unit, f"/plans/{city}/units/{pw02}", {"planned_year": 2025}))
+    coverage = "/plans/{plan_id}/coverage"
+    covered = check("GET", coverage, office.get(f"/plans/{city}/coverage?status=uncovered&per_page=5"))
+    assert covered["units"] == 96 and len(covered["items"]) == 5
+    check("GET", coverage, office.get(f"/plans/{city}/coverage?status=nope"))
+    check("GET", coverage, county1.get(f"/plans/{city}/coverage"))
+    announce = {"kind": "announcement", "source_id": inspection["id"], "title": "巡察公告"}
+    published = check("POST", "/publications", office.post("/publications", json=announce))
+    check("POST", "/publications", office.post("/publications", json=announce))
+    check("POST", "/publications", office.post("/publications", json={**announce, "kind": "news"}))
+    check("POST", "/publications", leader1.post("/publications", json=announce))
+    check("POST", "/publications", unit.post("/publications", json=announce))
+    check("GET", "/publications", office.get("/publications?kind=announcement"))
+    check("GET", "/publications", office.get("/publications?kind=news"))
+    withdraw = "/publications/{publication_id}/withdraw"
+    check("POST", withdraw, office.post(f"/publications/{published['id']}/withdraw", json={"reason": " "}))
+    check("POST", withdraw, leader1.post(f"/publications/{published['id']}/withdraw", json={"reason": "有误"}))
+    check("POST", withdraw, unit.post(f"/publications/{published['id']}/withdraw", json={"reason": "有误"}))
+    check("POST", withdraw, office.post(f"/publications/{published['id']}/withdraw", json={"reason": "电话有误"}))
+    check("POST", withdraw, office.post(f"/publications/{published['id']}/withdraw", json={"reason": "电话有误"}))
+    done = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["回头看的问题。"])
+    number = "U-EDU-01"
+    for who, step, data in [  # the current diagram (v2 above) has a 复核 before 销号
+            ("unit1", "receive_feedback", {"feedback_received_on": "2026-11-25"}),
+            ("unit1", "draft_plan", {"plan_summary": "整改。", "pledge_signed": True, "pledge_signer": "书记",
+                                     "plan_measures": [{"item_number": number, **PLAN_ROW}]}),
+            ("office1", "review_plan", {"plan_decision": "通过"}),
+            ("unit1", "rectify_item", {"item_progress": "已整改。", "item_completion": "已完成"}),
+            ("group1", "verify_item", {"item_verify_decision": "通过"}), ("office1", "recheck_item", {}),
+            ("office1", "strike_off_item", {"strike_off_date": "2026-12-01"}),
+            ("unit1", "rectification_report", {"report_summary": "完成。", "report_date": "2026-12-10"}),
+            ("office1", "disclosure", {"publish": False, "exemption_note": "无"}), ("office1", "close_out", {})]:
+        act(factory, ctx, who, done, step, data)
+    with factory() as session:
+        item_id = session.execute(select(RectificationItem.id).where(RectificationItem.instance_id == done)).scalar()
+    revisit = {"instance_id": done, "reopen_item_ids": [item_id], "new_problems": ["新问题。"], "due_on": "2027-03-31"}
+    check("POST", "/revisits", unit.post("/revisits", json=revisit))
+    check("POST", "/revisits", office.post("/revisits", json={**revisit, "due_on": "soon"}))
+    check("POST", "/revisits", office.post("/revisits", json={**revisit, "instance_id": rect_instance}))
+    check("POST", "/revisits", office.post("/revisits", json=revisit))
     check("POST", "/auth/revoke", unit.post("/auth/revoke"))
     check("GET", "/tasks", unit.get("/tasks"))
     assert seen == {(path, method.upper()) for path, item in DOC["paths"].items() for method in item}
