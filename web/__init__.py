@@ -9,11 +9,12 @@ from typing import Any
 from flask import Flask, g
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import inspect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine.bootstrap import deploy_shipped
 from engine.form_library import stored_form_loader
 
-from . import calendar, config, db, display, errors, i18n, logs
+from . import calendar, config, db, display, errors, i18n, logs, params
 
 csrf = CSRFProtect()
 log = logging.getLogger(__name__)
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
+    app.url_map.converters["int"] = params.IdConverter  # ids past the database's integer are 404
     app.config.update(config.from_environment())
     app.config.update(overrides or {})
     db.init_app(app)
@@ -101,15 +103,27 @@ def _configure_uploads(app: Flask) -> None:
         context.max_upload_bytes = int(app.config["MAX_UPLOAD_BYTES"])
 
 
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"
+
+
 def _security_headers(app: Flask) -> None:
+    """On every response, pages, API and errors alike (tests/security/test_web_defences.py)."""
+    if app.config.get("TRUSTED_PROXIES"):
+        hops = int(app.config["TRUSTED_PROXIES"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
+
     @app.after_request
     def _headers(response: Any) -> Any:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'")
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+        if app.config.get("HTTPS"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
 
 

@@ -30,6 +30,7 @@ def _max_upload_bytes() -> int:
 
 
 def from_environment() -> dict[str, object]:
+    https = os.environ.get("XUNCHA_HTTPS", "0") == "1"
     return {
         "DATABASE_URL": os.environ.get("DATABASE_URL", f"sqlite:///{INSTANCE_DIR / 'xuncha.db'}"),
         "SECRET_KEY": _secret_key(),
@@ -42,6 +43,19 @@ def from_environment() -> dict[str, object]:
         "DEPLOY_SHIPPED_WORKFLOWS": os.environ.get("XUNCHA_DEPLOY_SHIPPED", "1") == "1",
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Served over HTTPS (XUNCHA_HTTPS=1): HSTS, and the session cookie only travels encrypted.
+        "HTTPS": https,
+        "SESSION_COOKIE_SECURE": https,
+        # A page session ends this long after logging in, or after this long without a request.
         "PERMANENT_SESSION_LIFETIME": int(os.environ.get("XUNCHA_SESSION_SECONDS", 8 * 3600)),
+        "SESSION_IDLE_SECONDS": int(os.environ.get("XUNCHA_SESSION_IDLE_SECONDS", 30 * 60)),
+        # Login lock-out (engine/login_guard.py): failures per name, per address, within the window.
+        "LOGIN_ACCOUNT_FAILURES": int(os.environ.get("XUNCHA_LOGIN_ACCOUNT_FAILURES", 5)),
+        "LOGIN_IP_FAILURES": int(os.environ.get("XUNCHA_LOGIN_IP_FAILURES", 20)),
+        "LOGIN_WINDOW_SECONDS": int(os.environ.get("XUNCHA_LOGIN_WINDOW_SECONDS", 15 * 60)),
+        "LOGIN_LOCK_SECONDS": int(os.environ.get("XUNCHA_LOGIN_LOCK_SECONDS", 15 * 60)),
+        # Reverse proxies in front of gunicorn whose X-Forwarded-For to trust (the client's address
+        # counts login failures per address; behind an untrusted proxy every client would share one).
+        "TRUSTED_PROXIES": int(os.environ.get("XUNCHA_TRUSTED_PROXIES", 0)),
         "WTF_CSRF_TIME_LIMIT": None,
     }

@@ -9,6 +9,8 @@ from flask import request
 from engine.errors import InvalidInput
 from engine.queues import MAX_PER_PAGE
 
+from ..params import MAX_ID
+
 
 def json_body() -> dict[str, Any]:
     body = request.get_json(silent=True)
@@ -33,10 +35,18 @@ def object_field(body: dict[str, Any], name: str) -> dict[str, Any]:
     return value
 
 
+def _out_of_range(name: str, value: int) -> InvalidInput:
+    """Numbers past the database's integer would fail in the database; say so here instead."""
+    return InvalidInput(f"{name} 超出范围（绝对值不超过 {MAX_ID}）。", f"'{name}' is out of range (at most {MAX_ID}).",
+                        {"field": name, "max": MAX_ID})
+
+
 def optional_int_field(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
         raise InvalidInput(f"字段 {name} 必须是整数。", f"Field '{name}' must be an integer.", {"field": name})
+    if value is not None and abs(value) > MAX_ID:
+        raise _out_of_range(name, value)
     return value
 
 
@@ -45,10 +55,13 @@ def int_arg(name: str) -> int | None:
     if not raw:
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise InvalidInput(f"参数 {name} 必须是整数。", f"Parameter '{name}' must be an integer.",
                            {name: raw}) from None
+    if abs(value) > MAX_ID:
+        raise _out_of_range(name, value)
+    return value
 
 
 def choice_arg(name: str, allowed: tuple[str, ...]) -> str | None:
