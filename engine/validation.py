@@ -188,8 +188,14 @@ def _code(process: Any) -> list[Problem]:
                 (f"{B}completionCondition", "多实例完成条件", "completion condition", "eval"),
                 (f"{B}loopCardinality", "多实例次数", "loop cardinality", "eval")):
             for code in el.iter(tag):
-                if (code.text or "").strip() and _owner(code, nodes) is el:
-                    problems += _compiled(el.get("id"), kind_zh, kind_en, code.text.strip(), mode)
+                if not (code.text or "").strip() or _owner(code, nodes) is not el:
+                    continue
+                problems += _compiled(el.get("id"), kind_zh, kind_en, code.text.strip(), mode)
+                if _local(el) == "scriptTask" and tag.startswith(f"{{{SPIFF_NS}}}"):
+                    problems.append(warning(el.get("id"), f"脚本任务“{_label(el)}”的{kind_zh}不会执行（SpiffWorkflow "
+                                            "只在其他任务上运行前置/后置脚本），请写进脚本本身。",
+                                            f"The {kind_en} of script task '{_label(el)}' never runs (SpiffWorkflow "
+                                            "runs pre/post scripts on other tasks only); put it in the script."))
     return problems
 
 

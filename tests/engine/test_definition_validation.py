@@ -125,6 +125,15 @@ def test_spiff_pre_and_post_scripts_are_compiled_too():
     assert errors(diagram(pre + line("t"))) == ["t"]
 
 
+def test_post_script_on_a_script_task_is_a_warning_that_it_never_runs_and_on_a_user_task_is_not():
+    post = '<spiffworkflow:postScript>n = 1</spiffworkflow:postScript>'
+    script = (f'<bpmn:scriptTask id="calc" name="计算"><bpmn:extensionElements>{post}</bpmn:extensionElements>'
+              '<bpmn:script>m = 2</bpmn:script></bpmn:scriptTask>')
+    assert any("never runs" in m for m in warnings_about(diagram(script + line("calc")), "calc"))
+    user = f'<bpmn:userTask id="t" name="办理"><bpmn:extensionElements>{post}</bpmn:extensionElements></bpmn:userTask>'
+    assert not any("never runs" in m for m in warnings_about(diagram(user + line("t")), "t"))
+
+
 def test_sandbox_helpers_refuse_reaching_outside_and_evaluate_with_the_script_functions():
     assert sandbox.compile_errors("x = 1", "exec") == []
     assert sandbox.compile_errors("import os", "exec") and sandbox.compile_errors("globals()", "eval")
