@@ -111,6 +111,31 @@ def check_structure(root: Any) -> list[Problem]:
         problems += _code(process)
         problems += _flow(process)
     problems += _events(processes, root)
+    problems += _inherited_lanes(processes)
+    return problems
+
+
+def _inherited_lanes(processes: list[Any]) -> list[Problem]:
+    """SpiffWorkflow gives the tasks of a sub-process that sits in a lane that lane, whatever lane
+    they are drawn in: say so where the two differ, since the task goes to the other group."""
+    problems: list[Problem] = []
+    for process in processes:
+        lane_of = {ref.text.strip(): lane for lane in process.iter(f"{B}lane")
+                   for ref in lane.findall(f"{B}flowNodeRef") if ref.text}
+        for sub in process.iter():
+            if _local(sub) not in {"subProcess", "transaction"} or sub.get("id") not in lane_of:
+                continue
+            outer = lane_of[sub.get("id")]
+            for el in sub.iter():
+                own = lane_of.get(el.get("id") or "")
+                if el is sub or own is None or own is outer or _local(el) not in FLOW_NODES:
+                    continue
+                problems.append(warning(
+                    el.get("id"), f"“{_label(el)}”画在泳道“{_label(own)}”，但它所在的子流程“{_label(sub)}”在泳道"
+                    f"“{_label(outer)}”中，运行时按子流程的泳道分配。要按各自泳道分配，请把子流程移出泳道。",
+                    f"'{_label(el)}' is drawn in lane '{_label(own)}' but its sub-process '{_label(sub)}' sits in "
+                    f"lane '{_label(outer)}', whose group gets it. To keep each task's own lane, take the "
+                    "sub-process out of every lane."))
     return problems
 
 

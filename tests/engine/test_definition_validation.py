@@ -95,6 +95,29 @@ def test_task_in_a_lane_has_no_lane_warning():
     assert not any("in no lane" in m for m in warnings_about(diagram(task() + line("t")), "t"))
 
 
+def two_lanes(sub_in_office_lane: bool) -> bytes:
+    """A sub-process whose inner task is drawn in the unit lane; the sub-process itself in the office
+    lane or in none."""
+    sub = ('<bpmn:subProcess id="sub" name="整改"><bpmn:startEvent id="ss"/>' + task("inner", "提交")
+           + '<bpmn:endEvent id="se"/><bpmn:sequenceFlow id="i1" sourceRef="ss" targetRef="inner"/>'
+           '<bpmn:sequenceFlow id="i2" sourceRef="inner" targetRef="se"/></bpmn:subProcess>')
+    in_office = ["s", "e", "sub"] if sub_in_office_lane else ["s", "e"]
+    office = "".join(f"<bpmn:flowNodeRef>{n}</bpmn:flowNodeRef>" for n in in_office)
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
+  <bpmn:process id="checked" isExecutable="true"><bpmn:laneSet id="ls"><bpmn:lane id="L1" name="office">{office}
+  </bpmn:lane><bpmn:lane id="L2" name="unit"><bpmn:flowNodeRef>inner</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>
+  {sub}{line("sub")}</bpmn:process></bpmn:definitions>""".encode()
+
+
+def test_task_drawn_in_another_lane_than_its_sub_process_is_warned_that_the_sub_process_lane_wins():
+    parsed = parse_definition(two_lanes(True), GROUPS, FORMS)
+    assert parsed.task("inner").group_key == "office"  # SpiffWorkflow's rule, which the warning explains
+    assert any("sits in lane 'office', whose group gets it" in m for m in warnings_about(two_lanes(True), "inner"))
+    assert parse_definition(two_lanes(False), GROUPS, FORMS).task("inner").group_key == "unit"
+    assert not any("sub-process" in m for m in warnings_about(two_lanes(False), "inner"))
+
+
 # -- conditions and scripts in the sandbox ---------------------------------------------------------------------
 
 
