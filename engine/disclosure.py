@@ -119,6 +119,18 @@ def planning_unit_id(instance: ProcessInstance) -> int | None:
     return org_id_of(instance.unit_path)
 
 
+def may_publish_result(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
+    """Is there a 整改公开 the actor could publish now (finished, approved for publication, not yet live)?"""
+    if (instance.case_kind != "rectification" or instance.status != InstanceStatus.COMPLETED
+            or not actor.role_covers("office", (instance.bindings or {}).get("_scope"))):
+        return False
+    approved = approved_disclosure(session, instance.id) or {}
+    if approved.get("publish") is not True or not approved.get("public_text"):
+        return False
+    return session.execute(select(Publication.id).where(
+        Publication.instance_id == instance.id, Publication.withdrawn_at.is_(None))).first() is None
+
+
 # -- publishing and withdrawing ----------------------------------------------------------------------------
 
 def _text(values: dict[str, Any], name: str, required: bool = False) -> str | None:

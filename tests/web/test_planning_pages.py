@@ -161,3 +161,34 @@ def test_revisit_from_a_finished_case_links_both_case_pages(
     assert "回头看自" in new_page and f"/cases/{original}" in new_page and "整改后问题反弹。" in new_page
     old_page = client.get(f"/cases/{original}").get_data(as_text=True)
     assert "已回头看" in old_page and f"/cases/{new_case}" in old_page
+
+
+def test_office_publishes_a_finished_rectification_from_its_case_page_with_the_approved_text(
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    instance_id = open_rectification(factory, ctx, demo, problems=("意识形态责任制落实不到位。",))
+    complete_rectification(factory, ctx, instance_id, disclosure={"publish": True,
+                                                                  "public_text": "教育局整改已全部完成。"})
+    login(client, "unit1")
+    assert 'data-testid="publish-result"' not in client.get(f"/cases/{instance_id}").get_data(as_text=True)
+    assert client.get(f"/publications/new?kind=rectification&source={instance_id}").status_code == 404
+    client.post("/logout")
+    login(client, "office1")
+    assert 'data-testid="publish-result"' in client.get(f"/cases/{instance_id}").get_data(as_text=True)
+    form = client.get(f"/publications/new?kind=rectification&source={instance_id}").get_data(as_text=True)
+    assert "教育局整改已全部完成。" in form and "市教育局关于巡察整改情况的通报" in form
+    client.post("/publications", data={"kind": "rectification", "source": str(instance_id),
+                                       "title": "市教育局关于巡察整改情况的通报",
+                                       "body": "教育局整改已全部完成（修订）。"})
+    assert 'data-testid="publish-result"' not in client.get(f"/cases/{instance_id}").get_data(as_text=True)
+    client.post("/logout")
+    public = client.get("/public").get_data(as_text=True)
+    assert "教育局整改已全部完成（修订）。" in public and "意识形态责任制" not in public
+
+
+def test_a_wrong_round_field_is_named_in_the_message(client: FlaskClient, factory: sessionmaker[Session],
+                                                     demo: Demo) -> None:
+    login(client, "office1")
+    city = plan_ids(factory, demo)["CITY"]
+    page = client.post(f"/planning/plans/{city}/rounds", data={"year": "2026", "kind": "巡视"},
+                       follow_redirects=True).get_data(as_text=True)
+    assert "轮次信息有误" in page and "kind" in page and "巡察类型须为" in page

@@ -8,7 +8,7 @@ from typing import Any
 from flask import g, render_template, request, url_for
 from werkzeug.wrappers import Response
 
-from engine import planning, revisits, runtime
+from engine import disclosure, planning, revisits, runtime
 from engine.errors import InvalidInput, NotFound
 from models import ProcessInstance, RectificationItem, TermPlan
 
@@ -22,11 +22,12 @@ from .routes import bp, step
 def revisit_panel(instance: ProcessInstance) -> dict[str, Any]:
     """What a rectification's case page shows: 回头看自 … / 已回头看 → …, and whether the reader may start one."""
     if instance.case_kind != "rectification":
-        return {"of": [], "by": [], "may_start": False}
+        return {"of": [], "by": [], "may_start": False, "may_publish": False}
     session = db()
     return {"of": revisits.revisit_of(session, g.actor, instance),
             "by": revisits.revisited_by(session, g.actor, instance),
-            "may_start": revisits.may_revisit(session, g.actor, instance)}
+            "may_start": revisits.may_revisit(session, g.actor, instance),
+            "may_publish": disclosure.may_publish_result(session, g.actor, instance)}
 
 
 def _case(instance_id: int) -> ProcessInstance:

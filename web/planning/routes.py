@@ -34,7 +34,10 @@ def step(action: Callable[[], Any], done: str, then: str | Callable[[Any], str])
         db().rollback()
         if exc.status == 404:
             raise
-        flash(t(exc.message_zh, exc.message_en), "error")
+        fields = exc.details.get("fields") if isinstance(exc.details.get("fields"), dict) else {}
+        detail = "；".join(f"{name}：{t(m.get('message_zh', ''), m.get('message_en', ''))}"
+                          for name, m in fields.items() if isinstance(m, dict))
+        flash(t(exc.message_zh, exc.message_en) + (f"（{detail}）" if detail else ""), "error")
         return redirect(then if isinstance(then, str) else request.referrer or url_for("planning.index"))
     db().commit()
     flash(done, "success")
