@@ -23,6 +23,7 @@ from . import (
     drafts,
     extensions,
     forms,
+    idempotency,
     instance_view,
     instances,
     intake,
@@ -38,8 +39,11 @@ from . import (
 )
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(idempotency.hold_session)  # before the token check opens the request's session
 bp.before_request(auth.require_token)
+bp.before_request(idempotency.begin)
 bp.after_request(auth.challenge)
+bp.after_request(idempotency.finish)  # registered last, so it runs first: challenge sees the final answer
 
 OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
@@ -94,6 +98,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/tasks/<int:task_id>/draft", "GET", drafts.get_draft),
     ("/tasks/<int:task_id>/draft", "PUT", drafts.save_draft),
     ("/audit/verify", "GET", audit.verify_audit_trail),
+    ("/audit/export", "GET", audit.export_audit_trail),
     ("/tasks/<int:task_id>/extension-requests", "POST", extensions.request_extension),
     ("/extension-requests", "GET", extensions.list_extension_requests),
     ("/extension-requests/<int:request_id>/approve", "POST", extensions.approve_extension),
