@@ -186,22 +186,36 @@ def paths_between(graph: DiagramGraph, sources: set[str], targets: set[str]
     return nodes, flows, reached
 
 
-def _sure_ends(graph: DiagramGraph, sources: set[str]) -> set[str]:
-    """End events a run from ``sources`` certainly reached: those it gets to without a decision
-    (an exclusive or inclusive choice) or a join that may still wait for another branch. An end
-    event inside a sub-process leads on only once every instance of it has finished: stop there."""
-    def certain(node: str) -> bool:
-        if not graph.passes(node):
-            return False
-        kind = graph.kinds[node]
-        if kind == "endEvent":
-            return graph.container.get(node) is None
-        if kind in _DECISIONS and len(graph.flows_out.get(node, [])) > 1:
-            return False
-        return not (kind.endswith("Gateway") and len(graph.flows_in.get(node, [])) > 1)
+def certain_run(graph: DiagramGraph, sources: set[str]) -> tuple[set[str], set[str]]:
+    """What a run from ``sources`` certainly did, decided by the diagram alone: it follows every flow
+    out of an element with one way on (or out of a parallel split), and stops at a choice (an
+    element with several ways on), at a join (which may still wait for another branch), at anything
+    that waits, and at an end event inside a sub-process (that leads on only once every instance
+    has finished). Returns the elements it passed through and the flows it took."""
+    def is_join(node: str) -> bool:
+        return graph.kinds[node].endswith("Gateway") and len(graph.flows_in.get(node, [])) > 1
 
-    reached = _walk([t for s in sources for _f, t in graph.next(s)], graph.next, certain)
-    return {n for n in reached if graph.kinds.get(n) == "endEvent"}
+    passed: set[str] = set()
+    flows: set[str] = set()
+    stack = list(sources)
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        ways = graph.next(node)
+        if len(ways) > 1 and graph.kinds.get(node) != "parallelGateway":
+            continue  # a choice: which way it went is the recorded steps' to tell
+        for flow, target in ways:
+            if flow:
+                flows.add(flow)
+            if not graph.passes(target) or is_join(target):
+                continue
+            passed.add(target)
+            if not (graph.kinds[target] == "endEvent" and graph.container.get(target) is not None):
+                stack.append(target)
+    return passed, flows
 
 
 @dataclass
@@ -256,7 +270,10 @@ def taken(graph: DiagramGraph, steps: list[Step], process_id: str, waited: set[s
     for step in steps:
         sources = {s for s in step.sources if s in graph.kinds}
         nodes |= sources
-        targets = {t for t in step.targets if t in graph.kinds} | _sure_ends(graph, sources) | catch
+        passed, used = certain_run(graph, sources)
+        nodes |= passed
+        flows |= used
+        targets = {t for t in step.targets if t in graph.kinds} | catch
         if step.completed_instance:
             targets |= set(graph.ends.get(process_id, []))
         found, used, reached = paths_between(graph, sources, targets)

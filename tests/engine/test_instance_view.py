@@ -261,3 +261,91 @@ def test_a_migrated_case_is_drawn_on_its_new_version_with_its_history_and_the_ne
     diagram = view(factory, ctx, iid)
     assert marked(diagram, "current") == {"rectify_items", "rectify_item", "recheck_item"}
     assert {"gw_item_verify", "flow_item_passed", "verify_item"} <= marked(diagram, "done")
+
+
+PARALLEL_AND_TIMER = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_pv" targetNamespace="http://xuncha.local/bpmn">
+  <bpmn:process id="parallel_view" name="并行与定时" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_1">
+      <bpmn:lane id="Lane_1" name="office">
+        <bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>split</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>task_a</bpmn:flowNodeRef><bpmn:flowNodeRef>task_b</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>join</bpmn:flowNodeRef><bpmn:flowNodeRef>wait</bpmn:flowNodeRef>
+        <bpmn:flowNodeRef>task_c</bpmn:flowNodeRef><bpmn:flowNodeRef>end</bpmn:flowNodeRef>
+      </bpmn:lane>
+    </bpmn:laneSet>
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:parallelGateway id="split">
+      <bpmn:incoming>f1</bpmn:incoming>
+      <bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:outgoing>f3</bpmn:outgoing>
+    </bpmn:parallelGateway>
+    <bpmn:userTask id="task_a" name="甲">
+      <bpmn:incoming>f2</bpmn:incoming>
+      <bpmn:outgoing>f4</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:userTask id="task_b" name="乙">
+      <bpmn:incoming>f3</bpmn:incoming>
+      <bpmn:outgoing>f5</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:parallelGateway id="join">
+      <bpmn:incoming>f4</bpmn:incoming>
+      <bpmn:incoming>f5</bpmn:incoming>
+      <bpmn:outgoing>f6</bpmn:outgoing>
+    </bpmn:parallelGateway>
+    <bpmn:intermediateCatchEvent id="wait" name="等一天">
+      <bpmn:incoming>f6</bpmn:incoming><bpmn:outgoing>f7</bpmn:outgoing>
+      <bpmn:timerEventDefinition id="wait_timer">
+        <bpmn:timeDuration>"P1D"</bpmn:timeDuration>
+      </bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:userTask id="task_c" name="丙">
+      <bpmn:incoming>f7</bpmn:incoming>
+      <bpmn:outgoing>f8</bpmn:outgoing>
+    </bpmn:userTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f8</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split" />
+    <bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="task_a" />
+    <bpmn:sequenceFlow id="f3" sourceRef="split" targetRef="task_b" />
+    <bpmn:sequenceFlow id="f4" sourceRef="task_a" targetRef="join" />
+    <bpmn:sequenceFlow id="f5" sourceRef="task_b" targetRef="join" />
+    <bpmn:sequenceFlow id="f6" sourceRef="join" targetRef="wait" />
+    <bpmn:sequenceFlow id="f7" sourceRef="wait" targetRef="task_c" />
+    <bpmn:sequenceFlow id="f8" sourceRef="task_c" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+""".encode()
+
+
+def test_parallel_branches_a_join_and_an_intermediate_timer_are_marked_as_they_are_passed(factory, ctx, demo, clock):
+    office = demo.actor("office1")
+    with transaction(factory) as session:
+        definitions.deploy(session, PARALLEL_AND_TIMER, demo.actor("designer1"), ctx.forms, at=clock.now())
+    with transaction(factory) as session:
+        iid = runtime.start_instance(session, ctx, office, "parallel_view", {}, scope_path=office.roles[0].org_path).id
+    diagram = view(factory, ctx, iid)
+    assert marked(diagram, "done") == {"start", "f1", "split", "f2", "f3"}
+    assert marked(diagram, "current") == {"task_a", "task_b"}
+
+    act(factory, ctx, office, iid, "task_a", {})  # its flow reached the join, which waits for the other branch
+    diagram = view(factory, ctx, iid)
+    assert marked(diagram, "done") == {"start", "f1", "split", "f2", "f3", "task_a", "f4"}
+    assert marked(diagram, "current") == {"task_b"}
+
+    act(factory, ctx, office, iid, "task_b", {})  # through the join to the timer, which waits
+    diagram = view(factory, ctx, iid)
+    assert marked(diagram, "done") == {"start", "f1", "split", "f2", "f3", "task_a", "f4", "task_b", "f5", "join",
+                                       "f6"}
+    assert marked(diagram, "waiting") == {"wait"} and marked(diagram, "current") == set()
+    assert [(t.element_id, t.grade, t.attached_to) for t in diagram.timers] == [("wait", None, None)]
+
+    clock.advance(timedelta(days=2))
+    sweep(factory, ctx)
+    diagram = view(factory, ctx, iid)
+    assert {"wait", "f7"} <= marked(diagram, "done") and marked(diagram, "current") == {"task_c"}
+
+    act(factory, ctx, office, iid, "task_c", {})
+    diagram = view(factory, ctx, iid)
+    assert set(diagram.marks) == {"start", "f1", "split", "f2", "f3", "task_a", "f4", "task_b", "f5", "join", "f6",
+                                  "wait", "f7", "task_c", "f8", "end"}
+    assert marked(diagram, "done") == set(diagram.marks)
