@@ -15,7 +15,7 @@ from models import ApiToken, User
 
 from . import audit
 from .actors import Actor, actor_for
-from .errors import AuthenticationFailed, InvalidInput
+from .errors import AuthenticationFailed, InvalidInput, NotPermitted
 
 _HASHER = PasswordHasher()
 LOCALES = ("zh_CN", "en")  # the languages messages come in (every XunchaError has both)
@@ -67,6 +67,60 @@ def revoke_token(session: Session, token: str, now: datetime) -> bool:
         return False
     row.revoked_at = now
     return True
+
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 256  # argon2 hashes anything, but a megabyte "password" is an attack on the CPU
+
+
+def credential_stamp(user: User) -> str:
+    """A short fingerprint of the user's password hash, kept in a page session: when the password
+    changes, every session holding the old stamp stops being valid (sessions are signed cookies, so
+    there is no server-side row to delete)."""
+    return hashlib.sha256(user.password_hash.encode("utf-8")).hexdigest()[:16]
+
+
+def _password_problem(new: str, user: User) -> tuple[str, str] | None:
+    if len(new) < PASSWORD_MIN_LENGTH:
+        return (f"新密码至少需要 {PASSWORD_MIN_LENGTH} 个字符。",
+                f"The new password needs at least {PASSWORD_MIN_LENGTH} characters.")
+    if len(new) > PASSWORD_MAX_LENGTH:
+        return (f"新密码不得超过 {PASSWORD_MAX_LENGTH} 个字符。",
+                f"The new password may have at most {PASSWORD_MAX_LENGTH} characters.")
+    if new.strip().lower() == user.username.lower():
+        return "新密码不能与用户名相同。", "The new password may not be the user name."
+    return None
+
+
+def change_password(session: Session, actor: Actor, current: str, new: str, now: datetime) -> int:
+    """The actor changes their own password. Every API token of theirs is revoked (and every other page
+    session ends, their stamp being stale); audited as ``password_changed``. Returns how many tokens
+    were revoked. A wrong current password is ``NotPermitted`` (403, nothing changed)."""
+    user = session.get(User, actor.user_id)
+    if user is None or not user.active:
+        raise AuthenticationFailed("请先登录。", "Please log in.")
+    if len(current) > PASSWORD_MAX_LENGTH:
+        current = ""
+    try:
+        _HASHER.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise NotPermitted("当前密码不正确，密码未修改。", "The current password is wrong; nothing was changed.",
+                           {"field": "current_password"}) from None
+    problem = _password_problem(new, user)
+    if problem is None and new == current:
+        problem = "新密码不能与当前密码相同。", "The new password must differ from the current one."
+    if problem is not None:
+        raise InvalidInput(problem[0], problem[1], {"field": "new_password"})
+    user.password_hash = _HASHER.hash(new)
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
+                                                     ApiToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = now
+    revoked = len(tokens)
+    audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("password_changed", {
+        "username": user.username, "tokens_revoked": revoked})],
+        at=now, actor_id=user.id, actor_name=user.username)
+    return revoked
 
 
 def set_locale(session: Session, actor: Actor, locale: str, now: datetime) -> bool:

@@ -32,6 +32,13 @@ class AuthenticationFailed(XunchaError):
     status = 401
 
 
+class TooManyAttempts(XunchaError):
+    """Logging in is refused for a while (too many wrong passwords); ``details['retry_after_seconds']``."""
+
+    code = "too_many_attempts"
+    status = 429
+
+
 class NotPermitted(XunchaError):
     code = "not_permitted"
     status = 403

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(config.INSTANCE_DIR))
-    app.url_map.converters["int"] = params.IdConverter  # ids past the database's integer are 404
+    app.url_value_preprocessor(params.ids_in_range)  # ids past the database's integer are 404
     app.config.update(config.from_environment())
     app.config.update(overrides or {})
     db.init_app(app)

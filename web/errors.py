@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from engine.errors import XunchaError
@@ -60,7 +60,10 @@ def _respond(status: int, code: str, zh: str, en: str, details: dict[str, Any] |
 def register(app: Flask) -> None:
     @app.errorhandler(XunchaError)
     def _domain(error: XunchaError) -> Response:
-        return _respond(error.status, error.code, error.message_zh, error.message_en, error.details)
+        response = _respond(error.status, error.code, error.message_zh, error.message_en, error.details)
+        if "retry_after_seconds" in error.details:  # 429/503: when to come back
+            response.headers["Retry-After"] = str(error.details["retry_after_seconds"])
+        return response
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
@@ -82,6 +85,13 @@ def register(app: Flask) -> None:
         status = error.code or 500
         code, zh, en = _HTTP_MESSAGES.get(status, ("http_error", "请求失败。", error.name))
         return _respond(status, code, zh, en)
+
+    @app.errorhandler(DataError)
+    def _bad_value(error: DataError) -> Response:
+        # A value the database cannot hold (a NUL in text, a number past its integer): the input's fault.
+        log.info("database refused a value: %s", error.orig)
+        return _respond(400, "invalid_input", "输入的值无法保存（含有不允许的字符，或数值超出范围）。",
+                        "A value cannot be stored (a character that is not allowed, or a number out of range).")
 
     @app.errorhandler(OperationalError)
     def _busy(error: OperationalError) -> Response:

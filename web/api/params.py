@@ -17,7 +17,21 @@ def json_body() -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("请求体必须是 JSON 对象（Content-Type: application/json）。",
                            "The request body must be a JSON object (Content-Type: application/json).")
+    if _holds_nul(body):
+        raise InvalidInput("请求体含有 NUL 字符（\\u0000），无法保存。",
+                           "The request body contains a NUL character (\\u0000), which cannot be stored.")
     return body
+
+
+def _holds_nul(value: Any) -> bool:
+    """NUL cannot be stored in a PostgreSQL text column: refuse it up front, the same on every database."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def text_field(body: dict[str, Any], name: str) -> str:

@@ -2,44 +2,79 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from engine.accounts import set_locale
+from engine.accounts import change_password, credential_stamp, set_locale
 from engine.actors import actor_for
-from engine.errors import AuthenticationFailed
+from engine.errors import AuthenticationFailed, InvalidInput, TooManyAttempts, XunchaError
 from models import User
 
 from ..db import ctx, db, writing
+from ..i18n import t
 from .credentials import record_login, verify_login
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _session_expired(now: float) -> bool:
+    """Past the absolute lifetime since logging in, or idle too long (wall-clock time: moving the
+    engine's clock, as tests and the scheduler do, must not log people out)."""
+    logged_in, seen = session.get("login_at"), session.get("seen_at")
+    if not isinstance(logged_in, (int, float)) or not isinstance(seen, (int, float)):
+        return True
+    return (now - logged_in > current_app.permanent_session_lifetime.total_seconds()
+            or now - seen > int(current_app.config["SESSION_IDLE_SECONDS"]))
+
+
+def start_session(user: User) -> None:
+    """A fresh session for a user who just proved who they are (a new cookie: no fixation)."""
+    session.clear()
+    now = time.time()
+    session.update(user_id=user.id, login_at=now, seen_at=now, stamp=credential_stamp(user))
+    session.permanent = True
+
+
 def load_session_actor() -> None:
-    """Before each page request: who is logged in (API requests authenticate with tokens instead)."""
+    """Before each page request: who is logged in (API requests authenticate with tokens instead).
+    A session that expired, or whose password stamp is stale (the password changed since), ends here."""
     g.actor = None
     user_id = session.get("user_id")
     if user_id is None or request.path.startswith("/api/"):
         return
-    user = db().get(User, user_id)
-    if user is None or not user.active:
+    now = time.time()
+    if _session_expired(now):
         session.clear()
+        g.session_expired = True
         return
+    user = db().get(User, user_id)
+    if user is None or not user.active or session.get("stamp") != credential_stamp(user):
+        session.clear()
+        g.session_expired = user is not None and user.active
+        return
+    session["seen_at"] = now
     g.actor = actor_for(user)
+
+
+def _to_login() -> Response:
+    args = {"next": request.full_path}
+    if g.get("session_expired"):
+        args["expired"] = "1"
+    return redirect(url_for("auth.login", **args))
 
 
 def login_required(view: F) -> F:
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("actor") is None:
-            return redirect(url_for("auth.login", next=request.full_path))
+            return _to_login()
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
@@ -51,7 +86,7 @@ def role_required(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             actor = g.get("actor")
             if actor is None:
-                return redirect(url_for("auth.login", next=request.full_path))
+                return _to_login()
             if not any(actor.has_role(r) for r in roles):
                 abort(403)
             return view(*args, **kwargs)
@@ -71,21 +106,28 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | tuple[str, int] | str:
     error = None
     if request.method == "POST":
         username = request.form.get("username", "").strip()
+        # Logging in again while logged in: the request's session (a write transaction, opened to read
+        # who is logged in) would hold SQLite's write lock against the attempt's own audit records.
+        if (request_session := g.pop("db", None)) is not None:
+            request_session.close()
         try:
             user = verify_login(username, request.form.get("password", ""), "web")
+        except TooManyAttempts as exc:
+            return render_template("auth/login.html", error=t(exc.message_zh, exc.message_en),
+                                   username=username), 429
         except AuthenticationFailed as exc:
-            error = exc.message_zh
+            error = t(exc.message_zh, exc.message_en)
         else:
-            session.clear()
-            session["user_id"] = user.id
-            session.permanent = True
+            start_session(user)
             with writing() as audit_session:
                 record_login(audit_session, user, "web")
             return redirect(_safe_next(request.args.get("next")))
+    elif request.args.get("expired"):
+        error = t("登录已过期，请重新登录。", "Your session has expired; please log in again.")
     return render_template("auth/login.html", error=error, username=request.form.get("username", ""))
 
 
@@ -102,3 +144,25 @@ def change_locale() -> Response:
     set_locale(db(), g.actor, request.form.get("locale", ""), ctx().clock.now())
     db().commit()
     return redirect(_safe_next(request.form.get("next")))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def password() -> Response | tuple[str, int] | str:
+    """Change one's own password: the API tokens are revoked and every other session ends."""
+    if request.method == "POST":
+        try:
+            if request.form.get("new_password") != request.form.get("confirm_password"):
+                raise InvalidInput("两次输入的新密码不一致。", "The two new passwords differ.",
+                                   {"field": "confirm_password"})
+            revoked = change_password(db(), g.actor, request.form.get("current_password", ""),
+                                      request.form.get("new_password", ""), ctx().clock.now())
+        except XunchaError as exc:
+            db().rollback()
+            return render_template("auth/password.html", error=t(exc.message_zh, exc.message_en)), exc.status
+        db().commit()
+        user = db().get(User, g.actor.user_id)
+        assert user is not None
+        session["stamp"] = credential_stamp(user)  # this session stays; the others' stamps are stale
+        return render_template("auth/password.html", done=True, revoked=revoked)
+    return render_template("auth/password.html")
