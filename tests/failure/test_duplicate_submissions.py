@@ -29,6 +29,7 @@ from engine.demo import Demo
 from models import IdempotencyRecord, TaskStatus
 from tests.helpers import open_rectification, ready_task, ready_tasks, task_row
 from tests.web.helpers import API, Caller, login
+from tests.web.test_api_openapi import DOC, check_response
 from tests.web.test_concurrency_http import (
     Client,
     at_once,
@@ -291,3 +292,27 @@ def _revision(page: str) -> str:
     match = re.search(r'name="revision" value="(\d+)"', page)
     assert match, "the page shows the task's form"
     return match.group(1)
+
+
+def test_the_document_describes_the_header_and_its_answers(
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    """Every keyed operation lists the header; a replay, a reused key and a bad key validate against it."""
+    for path, item in DOC["paths"].items():
+        for method, operation in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                keyed_op = {"$ref": "#/components/parameters/IdempotencyKey"} in operation.get("parameters", [])
+                assert keyed_op == (operation["operationId"] not in UNKEYED), (method, path)
+                assert not keyed_op or {"400", "422"} <= set(operation["responses"]), (method, path)
+    unit1 = Caller(client, "unit1")
+    iid = open_rectification(factory, ctx, demo)
+    task = ready_task(factory, iid, "receive_feedback")
+    claim = f"{API}/tasks/{task.id}/claim"
+    for answer in (unit1.post(f"/tasks/{task.id}/claim", headers=keyed("doc")),
+                   unit1.post(f"/tasks/{task.id}/claim", headers=keyed("doc")),
+                   unit1.post(f"/tasks/{task.id}/unclaim", headers=keyed("doc")),
+                   unit1.post(f"/tasks/{task.id}/claim", headers=keyed("x" * 129))):
+        operation = "/tasks/{task_id}/claim" if answer.request.path == claim else "/tasks/{task_id}/unclaim"
+        check_response("POST", operation, answer)
+
+
+UNKEYED = {"createToken", "createMigration", "setCalendarDay", "removeCalendarDay"}
