@@ -6,15 +6,23 @@ Rules (DOMAIN.md, "Confidentiality"):
 - rectification cases: the unit sees its own, groups the units they inspected, offices their scope;
 - any other instance: whoever holds a role over one of its bindings, or started it.
 Rows one may not see are reported as "not found", so their existence does not leak.
+
+``MATRIX`` below is the declarative statement of who may do what: one row per (resource, action),
+naming the roles and whether the role must hold over the row's organisation. Pages, the API,
+exports, search, dashboards and notifications ask ``allows``/``require`` (or, for a case row,
+``can_see_instance``) instead of testing roles themselves. docs/security.md prints the table.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from models import HumanTask, ProcessInstance
 
 from .actors import Actor
+from .errors import NotPermitted
 
 SCOPE = "_scope"
 OVERSIGHT_ROLES = ("office", "leading_group")
@@ -87,3 +95,76 @@ def oversight_filter(actor: Actor) -> ColumnElement[bool]:
     clauses = [HumanTask.scope_path.startswith(r.org_path, autoescape=True)
                for r in actor.roles if r.group_key in OVERSIGHT_ROLES]
     return or_(*clauses) if clauses else false()
+
+
+# -- the permission matrix -----------------------------------------------------------------------------------
+
+ANYONE = "*"  # any logged-in user (rows are still filtered by the row rules above)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Who may take an action: any of ``roles`` — held anywhere when ``scoped`` is False, or over the
+    organisation of the row in question when True. ``row`` names the row rule that applies on top."""
+
+    roles: tuple[str, ...]
+    scoped: bool = False
+    row: str = ""
+
+
+CASE_ROW = "can_see_instance"  # the case rule above: kind, bindings, scope, 回避
+
+MATRIX: dict[tuple[str, str], Rule] = {
+    # Cases. A clue or rectification case one may not see is "not found"; the row rule decides.
+    ("clue", "read"): Rule((*OVERSIGHT_ROLES, *CLUE_ROLES), row=CASE_ROW),
+    ("clue", "hand_over"): Rule(("office",), scoped=True),
+    ("clue", "export"): Rule((*OVERSIGHT_ROLES, *CLUE_ROLES), row=CASE_ROW),
+    ("rectification", "read"): Rule((*OVERSIGHT_ROLES, *RECTIFICATION_ROLES), row=CASE_ROW),
+    ("case", "suspend"): Rule(("office",), scoped=True, row=CASE_ROW),
+    ("case", "revisit"): Rule(("office",), scoped=True, row=CASE_ROW),
+    ("case", "assign_task"): Rule(OVERSIGHT_ROLES, scoped=True, row=CASE_ROW),
+    ("attachment", "read"): Rule((ANYONE,), row=CASE_ROW),
+    ("notification", "read"): Rule((ANYONE,)),  # one's own notifications only
+    # Definitions: everyone may read the published diagrams; supervisors change them.
+    ("definition", "read"): Rule((ANYONE,)),
+    ("definition", "deploy"): Rule(("supervisor",)),
+    ("definition", "release"): Rule(("supervisor",)),
+    ("definition", "migrate"): Rule(("supervisor",)),
+    ("form", "edit"): Rule(("supervisor",)),
+    # The audit trail: auditors and the office read, verify and export it; nobody writes it but the engine.
+    ("audit", "read"): Rule(("auditor", "office")),
+    ("audit", "verify"): Rule(("auditor", "office")),
+    ("audit", "export"): Rule(("auditor", "office")),
+    # Office and leading-group pages.
+    ("calendar", "read"): Rule(("office",)),
+    ("calendar", "edit"): Rule(("office",)),
+    ("dashboard", "read"): Rule(OVERSIGHT_ROLES),
+    ("report", "read"): Rule(OVERSIGHT_ROLES),
+    ("report", "generate"): Rule(("office",)),
+    ("plan", "read"): Rule(OVERSIGHT_ROLES, scoped=True),
+    ("plan", "edit"): Rule(("office",), scoped=True),
+    ("promotion_check", "run"): Rule(("organization", "office")),
+}
+
+
+def allows(actor: Actor | None, resource: str, action: str, org_path: str | None = None) -> bool:
+    """Does the matrix let the actor take this action (on a row at ``org_path`` when the rule is scoped)?
+
+    Only the role part: for a case row, also ask ``can_see_instance`` (``require_case`` does both).
+    An unknown (resource, action) is refused, so a forgotten entry fails closed."""
+    rule = MATRIX.get((resource, action))
+    if actor is None or rule is None:
+        return False
+    if ANYONE in rule.roles:
+        return True
+    if rule.scoped and org_path is not None:
+        return any(actor.role_covers(role, org_path) for role in rule.roles)
+    return any(actor.has_role(role) for role in rule.roles)
+
+
+def require(actor: Actor | None, resource: str, action: str, org_path: str | None = None) -> None:
+    """Raise ``NotPermitted`` (403) unless ``allows``; for actions, not for rows one may not know exist."""
+    if not allows(actor, resource, action, org_path):
+        rule = MATRIX.get((resource, action))
+        raise NotPermitted("您无权进行此操作。", "You are not permitted to do this.",
+                           {"resource": resource, "action": action, "roles": list(rule.roles) if rule else []})

@@ -47,6 +47,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_blueprints(app: Flask) -> None:
     from .api.routes import bp as api_bp
+    from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
     from .auth.routes import load_session_actor
     from .calendar.routes import bp as calendar_bp
@@ -84,6 +85,7 @@ def _register_blueprints(app: Flask) -> None:
     logs.install(app)
     app.register_blueprint(reports_bp)
     app.register_blueprint(promotion_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(designer_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(form_editor_bp)

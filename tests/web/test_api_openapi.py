@@ -252,6 +252,10 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
     check("POST", resume, office.post(f"/instances/{rect_instance}/resume"))
     check("GET", "/audit/verify", api("auditor1").get("/audit/verify"))
     check("GET", "/audit/verify", unit.get("/audit/verify"))
+    check("GET", "/audit/export", api("auditor1").get("/audit/export?format=json"))
+    check("GET", "/audit/export", api("office1").get("/audit/export?format=csv"))
+    check("GET", "/audit/export", api("auditor1").get("/audit/export?format=xml"))
+    check("GET", "/audit/export", unit.get("/audit/export"))
     check("GET", "/calendar", unit.get("/calendar?year=2026"))
     check("GET", "/calendar", unit.get("/calendar?year=nope"))
     day = "/calendar/days/{date}"

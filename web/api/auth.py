@@ -7,6 +7,7 @@ from werkzeug.wrappers import Response
 
 from engine.accounts import actor_for_token, issue_token, revoke_token
 from engine.errors import AuthenticationFailed, NotPermitted
+from engine.permissions import require
 
 from ..auth.credentials import record_login, verify_login
 from ..db import ctx, db
@@ -36,6 +37,11 @@ def challenge(response: Response) -> Response:
     if response.status_code == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="xuncha"'
     return response
+
+
+def require_permission(resource: str, action: str) -> None:
+    """The call needs (resource, action) in the permission matrix (engine.permissions.MATRIX): 403 otherwise."""
+    require(g.actor, resource, action)
 
 
 def require_role(*group_keys: str) -> None:

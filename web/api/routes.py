@@ -98,6 +98,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/tasks/<int:task_id>/draft", "GET", drafts.get_draft),
     ("/tasks/<int:task_id>/draft", "PUT", drafts.save_draft),
     ("/audit/verify", "GET", audit.verify_audit_trail),
+    ("/audit/export", "GET", audit.export_audit_trail),
     ("/tasks/<int:task_id>/extension-requests", "POST", extensions.request_extension),
     ("/extension-requests", "GET", extensions.list_extension_requests),
     ("/extension-requests/<int:request_id>/approve", "POST", extensions.approve_extension),

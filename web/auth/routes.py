@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 from engine.accounts import change_password, credential_stamp, set_locale
 from engine.actors import actor_for
 from engine.errors import AuthenticationFailed, InvalidInput, TooManyAttempts, XunchaError
+from engine.permissions import require
 from models import User
 
 from ..db import ctx, db, writing
@@ -89,6 +90,19 @@ def role_required(*roles: str) -> Callable[[F], F]:
                 return _to_login()
             if not any(actor.has_role(r) for r in roles):
                 abort(403)
+            return view(*args, **kwargs)
+
+        return cast(F, login_required(wrapper))
+
+    return decorate
+
+
+def permission_required(resource: str, action: str) -> Callable[[F], F]:
+    """The page needs (resource, action) in the permission matrix (engine.permissions.MATRIX): 403 otherwise."""
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            require(g.actor, resource, action)
             return view(*args, **kwargs)
 
         return cast(F, login_required(wrapper))
