@@ -19,7 +19,6 @@ _CONTAINERS = {"subProcess", "transaction", "adHocSubProcess"}
 _WAITS = {"userTask", "manualTask", "receiveTask", "intermediateCatchEvent", "boundaryEvent"}
 
 
-
 def _is_flow_node(tag: str) -> bool:
     return (tag.endswith("Task") or tag == "task" or tag.endswith("Gateway") or tag.endswith("Event")
             or tag in _CONTAINERS or tag == "callActivity")
