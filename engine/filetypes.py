@@ -62,8 +62,15 @@ MAX_NAME_CHARS = 200
 
 def display_name(raw: str | None) -> str:
     """The name people see: the original's last path part, without control characters, not too
-    long (the extension kept). It is never used to build a path."""
-    name = re.split(r"[\\/]", raw or "")[-1]
+    long (the extension kept). It is never used to build a path; a name that tries to climb out of
+    a folder (``../``) is refused all the same — no browser sends one, only someone probing."""
+    parts = re.split(r"[\\/]", raw or "")
+    if any(part.strip() == ".." for part in parts[:-1]) or (raw or "").strip() == "..":
+        shown = "".join(ch for ch in (raw or "") if unicodedata.category(ch)[0] != "C")[:MAX_NAME_CHARS]
+        raise FileRefused(f"文件名“{shown}”包含上级目录（..），不允许上传。",
+                          f"The file name '{shown}' climbs out of its folder (..); it cannot be uploaded.",
+                          {"filename": shown, "reason": "path_traversal", "allowed": list(ALLOWED_EXTENSIONS)})
+    name = parts[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip().strip(".")
     name = re.sub(r"\s+", " ", name)
     if len(name) > MAX_NAME_CHARS:
@@ -178,12 +185,38 @@ def _check_zip(name: str, ext: str, path: Path, size: int) -> None:
                        f"The archive '{name}' would expand to too much ({total} bytes in {len(entries)} files); "
                        "it looks like a zip bomb and cannot be uploaded.",
                        {"uncompressed": total, "entries": len(entries)})
+    for entry in entries:
+        _check_zip_entry(name, ext, entry.filename)
     names = {entry.filename for entry in entries}
     required = {"docx": ("[Content_Types].xml", "word/"), "xlsx": ("[Content_Types].xml", "xl/"),
                 "ofd": ("OFD.xml",)}.get(ext, ())
     for needed in required:
         if not any(n == needed or (needed.endswith("/") and n.startswith(needed)) for n in names):
             raise _mismatch(name, ext)
+
+
+# What a plain .zip of evidence may hold: the evidence types themselves, but no archive inside an archive
+# (a nested zip is how the classic zip bombs hide their size from a one-level check).
+_ZIP_ENTRY_TYPES = frozenset(ALLOWED_EXTENSIONS) - {"zip"}
+
+
+def _check_zip_entry(name: str, ext: str, entry: str) -> None:
+    """An entry an extractor would write outside its folder (zip slip), or, in a plain .zip, a file
+    of a type we would refuse on its own (a program, a web page, another archive)."""
+    parts = entry.replace("\\", "/").split("/")
+    if entry.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", entry) or ".." in parts:
+        raise _refused(name, "zip_unsafe_path", f"压缩文件“{name}”中的“{entry}”会解压到目录之外，不允许上传。",
+                       f"The archive '{name}' holds '{entry}', which would be extracted outside its folder; "
+                       "it cannot be uploaded.")
+    if ext != "zip" or entry.endswith("/"):
+        return
+    inner = entry.rpartition("/")[2]
+    inner_ext = inner.rpartition(".")[2].lower() if "." in inner else ""
+    if inner_ext not in _ZIP_ENTRY_TYPES:
+        raise _refused(name, "zip_entry_not_allowed",
+                       f"压缩文件“{name}”中的“{entry}”类型不允许上传（压缩包内不能再有压缩包）。",
+                       f"The archive '{name}' holds '{entry}', a type that cannot be uploaded "
+                       "(nor an archive inside an archive).")
 
 
 def _mismatch(name: str, ext: str) -> FileRefused:
