@@ -34,6 +34,7 @@ from .definitions import (
     DeployResult,
     Problem,
     get_version,
+    known_groups,
     parse_definition,
 )
 from .errors import DefinitionInvalid, InvalidInput, NotFound, NotPermitted, StaleState, TooLarge
@@ -190,15 +191,6 @@ def validate(session: Session, ctx: EngineContext, actor: Actor, xml: bytes) -> 
                     for p in raw] or [Problem(None, exc.message_zh, exc.message_en)]
         return Validation(False, problems)
     return Validation(True, list(parsed.warnings))
-
-
-def known_groups(session: Session) -> dict[str, str]:
-    """Group keys and Chinese names, each mapped to the key (what a lane may be named)."""
-    names: dict[str, str] = {}
-    for group in session.execute(select(Group)).scalars():
-        names[group.key] = group.key
-        names[group.name] = group.key
-    return names
 
 
 @dataclass(frozen=True)

@@ -89,8 +89,8 @@ def _safe_xml(xml: bytes) -> Any:
     return etree.fromstring(xml, parser=parser)
 
 
-def _known_groups(session: Session) -> dict[str, str]:
-    """Maps both group keys and Chinese group names to the key."""
+def known_groups(session: Session) -> dict[str, str]:
+    """Group keys and Chinese group names, each mapped to the key (what a lane may be named)."""
     names: dict[str, str] = {}
     for group in session.execute(select(Group)).scalars():
         names[group.key] = group.key
@@ -144,7 +144,7 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore, *, st
                           f"Malformed XML (line {exc.lineno}): {exc.msg}")
         raise DefinitionInvalid("BPMN 文件不是有效的 XML。", "The BPMN file is not valid XML.",
                                 {"problems": [problem.as_dict()]}) from exc
-    structural = check_structure(root)
+    structural = check_structure(root) + _lane_groups(root, groups)[1]
     parser = SpiffBpmnParser()
     try:
         parser.add_bpmn_xml(etree.ElementTree(root), filename="definition.bpmn")
@@ -182,17 +182,26 @@ def _refuse(problems: list[Problem]) -> None:
                             {"problems": [p.as_dict() for p in problems]})
 
 
-def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: FormStore) -> list[Problem]:
+def _lane_groups(root: Any, groups: dict[str, str]) -> tuple[dict[str, str], list[Problem]]:
+    """Each lane's group (lanes are named by group key or Chinese name), and a problem per lane naming none.
+    Read from the XML, so these come back with the structural problems even when SpiffWorkflow cannot parse."""
+    found: dict[str, str] = {}
     problems: list[Problem] = []
-    known = ", ".join(sorted({k for k in groups.values()})) or "—"
+    known = ", ".join(sorted(set(groups.values()))) or "—"
     for lane in root.iter(f"{{{BPMN_NS}}}lane"):
         name = (lane.get("name") or "").strip()
         if name in groups:
-            parsed.lane_groups[name] = groups[name]
+            found[name] = groups[name]
         else:
             problems.append(Problem(
                 lane.get("id"), f"泳道“{name}”没有对应的用户组。已知用户组：{known}。",
                 f"Lane '{name}' matches no group. Known groups: {known}."))
+    return found, problems
+
+
+def _check(parsed: ParsedDefinition, root: Any, groups: dict[str, str], forms: FormStore) -> list[Problem]:
+    problems: list[Problem] = []
+    parsed.lane_groups.update(_lane_groups(root, groups)[0])
     for spec in _all_specs(parsed.spec, parsed.subprocess_specs):
         for task_spec in spec.task_specs.values():
             problems.extend(_check_task(parsed, task_spec, forms, groups))
@@ -323,7 +332,7 @@ class SpecCache:
             if parsed is not None:
                 self._items.move_to_end(definition.sha256)
                 return parsed
-        parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), _known_groups(session), forms, strict=False)
+        parsed = parse_definition(definition.bpmn_xml.encode("utf-8"), known_groups(session), forms, strict=False)
         with self._lock:
             self._items[definition.sha256] = parsed
             while len(self._items) > self.maxsize:
@@ -364,7 +373,7 @@ class DeployResult:
 def deploy(session: Session, xml: bytes, actor: Actor | None, forms: FormStore, *, at: Any,
            comment: str | None = None) -> DeployResult:
     """Validate and store a new version; identical XML to the newest version is a no-op."""
-    parsed = parse_definition(xml, _known_groups(session), forms)
+    parsed = parse_definition(xml, known_groups(session), forms)
     latest = _newest(session, parsed.process_id)
     if latest is not None and latest.sha256 == parsed.sha256:
         return DeployResult(latest, False, parsed.warnings)
