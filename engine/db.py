@@ -8,6 +8,8 @@ WAL journaling and a busy timeout so that waiting writers queue instead of faili
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -36,7 +38,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _test_commit_delay(engine)
+    return engine
+
+
+TEST_COMMIT_DELAY = "XUNCHA_TEST_STEP_DELAY"
+
+
+def _test_commit_delay(engine: Engine) -> None:
+    """Failure tests only (tests/failure, docs/failure-testing.md): with XUNCHA_TEST_STEP_DELAY=<seconds> set,
+    every commit waits that long after the transaction's statements were sent and before COMMIT, so that a
+    process can be killed, or the database restarted, in the middle of a step. Unset: nothing is installed."""
+    delay = float(os.environ.get(TEST_COMMIT_DELAY) or 0)
+    if delay > 0:
+        event.listen(engine, "commit", lambda _conn: time.sleep(delay))
 
 
 def _configure_sqlite(engine: Engine) -> None:
