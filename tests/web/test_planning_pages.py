@@ -10,7 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import disclosure
 from engine.context import EngineContext
+from engine.db import transaction
 from engine.demo import Demo
 from models import Inspection, Publication, RectificationItem, Round, TermPlan
 from tests.helpers import complete_rectification, open_rectification
@@ -192,3 +194,23 @@ def test_a_wrong_round_field_is_named_in_the_message(client: FlaskClient, factor
     page = client.post(f"/planning/plans/{city}/rounds", data={"year": "2026", "kind": "巡视"},
                        follow_redirects=True).get_data(as_text=True)
     assert "轮次信息有误" in page and "kind" in page and "巡察类型须为" in page
+
+
+def test_the_leading_group_reads_plans_and_publications_but_cannot_change_them(
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    city = plan_ids(factory, demo)["CITY"]
+    with transaction(factory) as s:
+        disclosure.publish(s, ctx, demo.actor("office1"), kind="announcement",
+                           source_id=demo.inspections["U-EDU"].id, values={"title": "教育局巡察公告"})
+    login(client, "leader1")
+    assert "巡察规划" in client.get("/tasks").get_data(as_text=True)  # in the navigation
+    page = client.get(f"/planning/plans/{city}").get_data(as_text=True)
+    assert "2026年第一轮常规巡察" in page and 'data-testid="new-round"' not in page
+    round_page = client.get(f"/planning/rounds/{demo.inspections['U-EDU'].round_id}").get_data(as_text=True)
+    assert 'data-testid="add-inspections"' not in round_page and 'data-testid="advance-stage"' not in round_page
+    refused = client.post(f"/planning/plans/{city}/rounds", data={"year": "2026"}, follow_redirects=True)
+    assert "只有本级巡察办可以修改" in refused.get_data(as_text=True)
+    listing = client.get("/publications").get_data(as_text=True)
+    assert "教育局巡察公告" in listing and "withdraw" not in listing
+    with factory() as s:
+        assert s.execute(select(Round).where(Round.year == 2026)).scalars().all().__len__() == 1
