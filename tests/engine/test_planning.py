@@ -17,7 +17,7 @@ from engine.db import transaction
 from engine.demo import Demo
 from engine.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from models import AuditEvent, Organisation, OrgKind, Round, TermPlan, TermPlanUnit
-from tests.helpers import add_user
+from tests.helpers import PLAN_ROW, act, add_user, open_rectification
 
 
 def plan_id(session: Session, org_code: str) -> int:
@@ -225,3 +225,19 @@ def test_inspection_contacts_and_group_can_be_changed_and_are_audited(
     changes = events(session, "inspection_updated")[-1]["changes"]
     assert changes == {"team_id": [demo.orgs["TEAM1"].id, demo.orgs["TEAM2"].id],
                        "contact_phone": ["0000-12345678", "0000-1111111"]}
+
+
+def test_county_figures_count_its_open_and_overdue_items_only(
+        factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    liaison = add_user(factory, "town-liaison", "COUNTY-A-U02", "unit")
+    instance_id = open_rectification(factory, ctx, demo, unit="COUNTY-A-U02", problems=2)
+    act(factory, ctx, liaison, instance_id, "receive_feedback", {"feedback_received_on": "2026-11-02"})
+    act(factory, ctx, liaison, instance_id, "draft_plan", {
+        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "镇党委书记",
+        "plan_measures": [{"item_number": "COUNTY-A-U02-01", **PLAN_ROW, "due_date": "2026-11-20"},
+                          {"item_number": "COUNTY-A-U02-02", **PLAN_ROW}]})
+    open_rectification(factory, ctx, demo, unit="U-EDU", problems=3)  # the city's: not the county's figures
+    with factory() as s:
+        figures = {f.county.code: f for f in planning.county_rollup(s, ctx, demo.actor("office1"))}
+    assert (figures["COUNTY-A"].open_items, figures["COUNTY-A"].overdue_items) == (2, 1)
+    assert (figures["COUNTY-B"].open_items, figures["COUNTY-B"].overdue_items) == (0, 0)
