@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
@@ -316,3 +317,32 @@ def test_the_document_describes_the_header_and_its_answers(
 
 
 UNKEYED = {"createToken", "createMigration", "setCalendarDay", "removeCalendarDay"}
+
+
+def test_a_commit_that_fails_is_a_503_that_stores_nothing_and_the_retry_acts(
+        app: Flask, client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    """The change and the key's record commit together: when that commit fails (the database went away),
+    the answer is the usual 503, neither the change nor the record is stored, and the same retry acts."""
+    unit1 = Caller(client, "unit1")
+    iid, task_id, revision = claimed_feedback_task(factory, ctx, demo, unit1)
+    failures = [OperationalError("COMMIT", {}, Exception("server closed the connection unexpectedly"))]
+
+    def lose_the_commit(_conn: Any) -> None:
+        if failures:
+            raise failures.pop()
+
+    sql_engine = app.extensions["xuncha.engine"]
+    event.listen(sql_engine, "commit", lose_the_commit)
+    try:
+        body = {"data": FEEDBACK, "revision": revision}
+        lost = unit1.post(f"/tasks/{task_id}/complete", body, headers=keyed("lost-commit"))
+        assert lost.status_code == 503 and lost.get_json()["error"]["code"] == "busy"
+        assert task_row(factory, task_id).status == TaskStatus.READY and records(factory) == 0
+        assert case_events(factory, iid, "task_completed") == []
+
+        retry = unit1.post(f"/tasks/{task_id}/complete", body, headers=keyed("lost-commit"))
+    finally:
+        event.remove(sql_engine, "commit", lose_the_commit)
+    assert retry.status_code == 200 and "Idempotent-Replay" not in retry.headers
+    assert len(case_events(factory, iid, "task_completed")) == 1 and records(factory) == 1
+    assert chain_holds(factory)
