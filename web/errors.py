@@ -93,6 +93,13 @@ def register(app: Flask) -> None:
         return _respond(400, "invalid_input", "输入的值无法保存（含有不允许的字符，或数值超出范围）。",
                         "A value cannot be stored (a character that is not allowed, or a number out of range).")
 
+    @app.errorhandler(OverflowError)
+    def _overflow(error: OverflowError) -> Response:
+        # A number too large for the database (SQLite's driver raises this before SQL runs, where
+        # PostgreSQL answers DataError) or for date arithmetic: the input's fault, nothing was written.
+        log.info("number out of range: %s", error)
+        return _respond(400, "invalid_input", "输入的数值超出范围。", "A number in the request is out of range.")
+
     @app.errorhandler(OperationalError)
     def _busy(error: OperationalError) -> Response:
         # A lock wait that ran out, a deadlock the database broke, a lost connection: nothing was
