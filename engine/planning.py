@@ -109,6 +109,51 @@ def _record(session: Session, ctx: EngineContext, actor: Actor, event_type: str,
                  actor_id=actor.user_id, actor_name=actor.username)
 
 
+def create_plan(session: Session, ctx: EngineContext, actor: Actor, *, org_id: int, name: str, start_year: int,
+                end_year: int, units: list[dict[str, Any]]) -> TermPlan:
+    """A new term plan (届) of a city or county the actor's office covers, with its units and planned years.
+    Units are the city's or county's own (its direct children); two plans of one office may not overlap in years."""
+    org = session.get(Organisation, org_id)
+    if org is None or org.kind not in (OrgKind.CITY, OrgKind.COUNTY) or not may_read(actor, org):
+        raise _not_found()
+    if not may_edit(actor, org):
+        raise _read_only()
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("请填写规划名称（200 字以内）。", "Give the plan a name (up to 200 characters).",
+                           {"field": "name"})
+    if not all(isinstance(y, int) and not isinstance(y, bool) for y in (start_year, end_year)) \
+            or not 2000 <= start_year <= end_year <= start_year + 9:
+        raise InvalidInput("届期须为起止年度（不超过十年）。",
+                           "The term is a start and an end year (ten years at most).", {"field": "end_year"})
+    overlapping = session.execute(select(TermPlan.id).where(
+        TermPlan.org_id == org.id, TermPlan.start_year <= end_year, TermPlan.end_year >= start_year)).first()
+    if overlapping is not None:
+        raise Conflict("该单位已有同期的巡察规划。", "This office already has a plan for those years.")
+    wanted: dict[int, int | None] = {}
+    for row in units:
+        unit_id, year = row.get("unit_id") if isinstance(row, dict) else None, (row or {}).get("planned_year")
+        if not isinstance(unit_id, int) or unit_id in wanted or (
+                year is not None and (not isinstance(year, int) or not start_year <= year <= end_year)):
+            raise InvalidInput("单位或计划年度有误（每个单位一次，年度在届期内）。",
+                               "A unit or planned year is wrong (each unit once, years within the term).",
+                               {"field": "units"})
+        wanted[unit_id] = year
+    found = {o.id: o for o in session.execute(select(Organisation).where(Organisation.id.in_(wanted))).scalars()}
+    if len(found) != len(wanted) or any(o.kind not in UNIT_KINDS or o.parent_id != org.id for o in found.values()):
+        raise InvalidInput("只能列入本级管辖的被巡察单位（县区的单位由县区规划）。",
+                           "Only this city's or county's own units can be planned (a county plans its own).",
+                           {"field": "units"})
+    plan = TermPlan(name=name, org_id=org.id, start_year=start_year, end_year=end_year)
+    session.add(plan)
+    session.flush()
+    session.add_all(TermPlanUnit(plan_id=plan.id, unit_id=u, planned_year=y) for u, y in wanted.items())
+    session.flush()
+    _record(session, ctx, actor, "plan_created", {"plan_id": plan.id, "org_id": org.id, "name": name,
+                                                  "years": [start_year, end_year], "units": len(wanted)})
+    return plan
+
+
 def set_planned_year(session: Session, ctx: EngineContext, actor: Actor, plan_id: int, unit_id: int,
                      year: Any) -> TermPlanUnit:
     """Move a unit of the plan to another planned year (within the term), or unplan it (None)."""

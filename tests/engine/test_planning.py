@@ -241,3 +241,29 @@ def test_county_figures_count_its_open_and_overdue_items_only(
         figures = {f.county.code: f for f in planning.county_rollup(s, ctx, demo.actor("office1"))}
     assert (figures["COUNTY-A"].open_items, figures["COUNTY-A"].overdue_items) == (2, 1)
     assert (figures["COUNTY-B"].open_items, figures["COUNTY-B"].overdue_items) == (0, 0)
+
+
+def test_an_office_creates_a_plan_for_its_own_units_only(
+        factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    county1, office = demo.actor("county1"), demo.actor("office1")
+    county_b = add_user(factory, "county-b-planner", "COUNTY-B-OFFICE", [("office", "COUNTY-B")])
+    with transaction(factory) as s:
+        town = demo.orgs["COUNTY-A-TOWN"].id
+        plan = planning.create_plan(s, ctx, county1, org_id=demo.orgs["COUNTY-A"].id, name="某县第十届巡察规划",
+                                    start_year=2027, end_year=2031, units=[{"unit_id": town, "planned_year": 2027}])
+        assert [(u.unit_id, u.planned_year) for u in plan.units] == [(town, 2027)]
+    refused: list[tuple[object, dict[str, object], type[Exception]]] = [
+        (county1, {"org_id": demo.orgs["CITY"].id}, NotFound),  # not its office
+        (county_b, {}, NotFound),  # another county
+        (demo.actor("leader1"), {}, NotPermitted),
+        (county1, {"start_year": 2030, "end_year": 2034}, Conflict),  # overlaps the plan just made
+        (county1, {"start_year": 2032, "end_year": 2050}, InvalidInput),
+        (county1, {"start_year": 2032, "end_year": 2036, "units": [{"unit_id": demo.orgs["U-EDU"].id}]}, InvalidInput),
+        (office, {"org_id": demo.orgs["CITY"].id, "start_year": 2027, "end_year": 2031,
+                  "units": [{"unit_id": demo.orgs["COUNTY-A-TOWN"].id}]}, InvalidInput),  # a county's unit
+    ]
+    for actor, changes, error in refused:
+        args: dict[str, object] = {"org_id": demo.orgs["COUNTY-A"].id, "name": "规划", "start_year": 2032,
+                                   "end_year": 2036, "units": [], **changes}
+        with transaction(factory) as s, pytest.raises(error):
+            planning.create_plan(s, ctx, actor, **args)  # type: ignore[arg-type]

@@ -386,6 +386,13 @@ def test_real_responses_match_the_documented_schemas(api: Api, factory: sessionm
         return api.client.patch(API + path, json=body, headers={"Authorization": f"Bearer {caller.token}"})
 
     plans = check("GET", "/plans", office.get("/plans"))
+    term = {"org_id": demo.orgs["COUNTY-A"].id, "name": "某县第十届巡察规划", "start_year": 2027, "end_year": 2031,
+            "units": [{"unit_id": demo.orgs["COUNTY-A-TOWN"].id, "planned_year": 2027}]}
+    check("POST", "/plans", county1.post("/plans", json=term))
+    check("POST", "/plans", county1.post("/plans", json=term))
+    check("POST", "/plans", county1.post("/plans", json={**term, "start_year": 2040}))
+    check("POST", "/plans", county1.post("/plans", json={**term, "org_id": demo.orgs["CITY"].id}))
+    check("POST", "/plans", leader1.post("/plans", json={**term, "start_year": 2032, "end_year": 2036}))
     check("GET", "/plans", unit.get("/plans"))
     city = next(p["id"] for p in plans["items"] if p["org_id"] == demo.orgs["CITY"].id)
     rounds = "/plans/{plan_id}/rounds"

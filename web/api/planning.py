@@ -46,6 +46,19 @@ def list_plans() -> dict[str, Any]:
     return {"items": [plan_body(p) for p in plans], "total": len(plans)}
 
 
+def create_plan() -> tuple[dict[str, Any], int]:
+    body = json_body()
+    units = body.get("units", [])
+    if not isinstance(units, list):
+        raise InvalidInput("units 必须是列表。", "units must be a list.", {"field": "units"})
+    org_id, start, end = _int(body, "org_id"), _int(body, "start_year"), _int(body, "end_year")
+    assert org_id is not None and start is not None and end is not None
+    plan = planning.create_plan(db(), ctx(), g.actor, org_id=org_id, name=str(body.get("name") or ""),
+                                start_year=start, end_year=end, units=units)
+    db().commit()
+    return plan_body(plan), 201
+
+
 def update_plan_unit(plan_id: int, unit_id: int) -> dict[str, Any]:
     body = json_body()
     if "planned_year" not in body:

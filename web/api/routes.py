@@ -110,6 +110,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/calendar/days/<date>", "PUT", calendar.put_day),
     ("/calendar/days/<date>", "DELETE", calendar.delete_day),
     ("/plans", "GET", planning.list_plans),
+    ("/plans", "POST", planning.create_plan),
     ("/plans/<int:plan_id>/units/<int:unit_id>", "PATCH", planning.update_plan_unit),
     ("/plans/<int:plan_id>/rounds", "GET", planning.list_rounds),
     ("/plans/<int:plan_id>/rounds", "POST", planning.create_round),
