@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, false, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload, load_only
 
 from models import (
@@ -36,16 +36,14 @@ from .actors import Actor
 from .calendar import LOCAL_TZ
 from .errors import Conflict, InvalidInput, NotFound, NotPermitted, RowsInvalid
 from .permissions import (
-    CLUE_ROLES,
     OVERSIGHT_ROLES,
-    RECTIFICATION_ROLES,
     SCOPE,
     bound_path,
     can_see_instance,
+    case_prefilter,
 )
 from .taskaccess import lock_instance
 
-CASE_ROLES = {"clue": CLUE_ROLES, "rectification": RECTIFICATION_ROLES}
 Row = TypeVar("Row", Clue, RectificationItem, ProcessInstance)
 T = TypeVar("T")
 INSTANCE_KEYS: dict[type, Any] = {Clue: Clue.instance_id, RectificationItem: RectificationItem.instance_id}
@@ -66,16 +64,7 @@ class Page(Generic[T]):
 
 
 def _role_condition(actor: Actor, case_kind: str) -> ColumnElement[bool]:
-    clauses = []
-    for role in actor.roles:
-        if role.group_key in OVERSIGHT_ROLES:
-            binding = SCOPE
-        elif role.group_key in CASE_ROLES[case_kind]:
-            binding = role.group_key
-        else:
-            continue
-        clauses.append(ProcessInstance.bindings[binding].as_string().startswith(role.org_path, autoescape=True))
-    return or_(*clauses) if clauses else false()
+    return case_prefilter(actor, case_kind)  # the permission matrix's SQL side (engine/permissions.py)
 
 
 def visible_page(session: Session, actor: Actor, entity: type[Row], case_kind: str,

@@ -69,6 +69,26 @@ def can_see_instance(actor: Actor, instance: ProcessInstance) -> bool:
     return any(actor.role_covers(key, path) for key, path in bindings.items() if key != SCOPE)
 
 
+CASE_ROLES = {"clue": CLUE_ROLES, "rectification": RECTIFICATION_ROLES}
+
+
+def case_prefilter(actor: Actor, case_kind: str) -> ColumnElement[bool]:
+    """SQL condition narrowing ``case_kind`` instances to those ``can_see_instance`` may allow (it still
+    decides row by row: 回避 and the exact scope): oversight roles by the case's scope, case roles by
+    the binding they hold over — directly or through ``ROLE_BINDING`` (a unit's leader by its ``unit``)."""
+    clauses: list[ColumnElement[bool]] = []
+    for role in actor.roles:
+        if role.group_key in OVERSIGHT_ROLES:
+            keys = [SCOPE]
+        elif role.group_key in CASE_ROLES[case_kind]:
+            keys = [role.group_key, *([ROLE_BINDING[role.group_key]] if role.group_key in ROLE_BINDING else [])]
+        else:
+            continue
+        clauses.extend(ProcessInstance.bindings[key].as_string().startswith(role.org_path, autoescape=True)
+                       for key in keys)
+    return or_(*clauses) if clauses else false()
+
+
 def is_candidate(actor: Actor, task: HumanTask) -> bool:
     """May the actor take this task (claim it, or be assigned it)?"""
     if task.candidate_user_id is not None:
@@ -104,11 +124,14 @@ ANYONE = "*"  # any logged-in user (rows are still filtered by the row rules abo
 
 @dataclass(frozen=True)
 class Rule:
-    """Who may take an action: any of ``roles`` — held anywhere when ``scoped`` is False, or over the
-    organisation of the row in question when True. ``row`` names the row rule that applies on top."""
+    """Who may take an action: any of ``roles`` — held anywhere when ``scoped`` is False, over the
+    organisation of the row in question when True, and over the whole tree (the city, the root
+    organisation) when ``root`` is True: what spans every county (the one audit trail, the one
+    calendar) is not for a county's office. ``row`` names the row rule that applies on top."""
 
     roles: tuple[str, ...]
     scoped: bool = False
+    root: bool = False
     row: str = ""
 
 
@@ -132,12 +155,12 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("definition", "migrate"): Rule(("supervisor",)),
     ("form", "edit"): Rule(("supervisor",)),
     # The audit trail: auditors and the office read, verify and export it; nobody writes it but the engine.
-    ("audit", "read"): Rule(("auditor", "office")),
-    ("audit", "verify"): Rule(("auditor", "office")),
-    ("audit", "export"): Rule(("auditor", "office")),
+    ("audit", "read"): Rule(("auditor", "office"), root=True),
+    ("audit", "verify"): Rule(("auditor", "office"), root=True),
+    ("audit", "export"): Rule(("auditor", "office"), root=True),
     # Office and leading-group pages.
-    ("calendar", "read"): Rule(("office",)),
-    ("calendar", "edit"): Rule(("office",)),
+    ("calendar", "read"): Rule((ANYONE,)),  # deadlines are computed from it for everyone
+    ("calendar", "edit"): Rule(("office",), root=True),
     ("dashboard", "read"): Rule(OVERSIGHT_ROLES),
     ("report", "read"): Rule(OVERSIGHT_ROLES),
     ("report", "generate"): Rule(("office",)),
@@ -157,9 +180,16 @@ def allows(actor: Actor | None, resource: str, action: str, org_path: str | None
         return False
     if ANYONE in rule.roles:
         return True
+    if rule.root:
+        return any(r.group_key in rule.roles and is_root_path(r.org_path) for r in actor.roles)
     if rule.scoped and org_path is not None:
         return any(actor.role_covers(role, org_path) for role in rule.roles)
     return any(actor.has_role(role) for role in rule.roles)
+
+
+def is_root_path(org_path: str) -> bool:
+    """The root organisation's path is one id between slashes ("/1/")."""
+    return org_path.count("/") == 2
 
 
 def require(actor: Actor | None, resource: str, action: str, org_path: str | None = None) -> None:

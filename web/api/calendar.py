@@ -12,7 +12,7 @@ from engine import calendar
 from models import CalendarDay
 
 from ..db import ctx, db, sessions
-from .auth import require_role
+from .auth import require_permission
 from .params import json_body
 from .serializers import iso
 
@@ -43,7 +43,7 @@ def _saved() -> None:
 
 def put_day(date: str) -> tuple[dict[str, Any], int]:
     """201 when the day is new to the calendar, 200 when an entry changed (or was already so)."""
-    require_role("office")
+    require_permission("calendar", "edit")
     day = calendar.parse_day(date)
     body = json_body()
     row, created = calendar.set_day(db(), ctx(), g.actor, day, body.get("working"), body.get("note"))
@@ -53,7 +53,7 @@ def put_day(date: str) -> tuple[dict[str, Any], int]:
 
 
 def delete_day(date: str) -> Response:
-    require_role("office")
+    require_permission("calendar", "edit")
     calendar.remove_day(db(), ctx(), g.actor, calendar.parse_day(date))
     _saved()
     return Response(status=204)

@@ -16,6 +16,7 @@ from models import ReportDocument
 from ..db import ctx, db
 from ..params import page_number
 from ..reports.routes import chart_data, county_filter
+from .auth import require_permission
 from .params import json_body
 from .serializers import iso
 
@@ -24,6 +25,7 @@ PER_PAGE = 20
 
 def get_statistics() -> dict[str, Any]:
     """``?county=CODE`` narrows to one county within the reader's scope."""
+    require_permission("dashboard", "read")
     county = county_filter(request.args.get("county"))
     figures = statistics.figures(db(), g.actor, ctx().clock.now(), under=county.path if county else None)
     return {"county": county.code if county else None, **chart_data(figures),
@@ -40,12 +42,14 @@ def _report(document: ReportDocument) -> dict[str, Any]:
 
 
 def list_reports() -> dict[str, Any]:
+    require_permission("report", "read")
     page = page_number(request.args.get("page"))
     rows, total = reports.list_reports(db(), g.actor, page=page, per_page=PER_PAGE)
     return {"items": [_report(r) for r in rows], "total": total, "page": page, "per_page": PER_PAGE}
 
 
 def create_report() -> tuple[dict[str, Any], int]:
+    require_permission("report", "generate")
     kind = json_body().get("kind")
     if not isinstance(kind, str):
         raise InvalidInput("缺少报告类型 kind。", "Field 'kind' is required.", {"allowed": list(reports.KINDS)})
@@ -55,6 +59,7 @@ def create_report() -> tuple[dict[str, Any], int]:
 
 
 def get_report_pdf(report_id: int) -> Response:
+    require_permission("report", "read")
     document = reports.get_report(db(), g.actor, report_id)
     response = send_file(reports.report_path(document, ctx().attachments_dir), mimetype="application/pdf",
                          as_attachment=True, download_name=f"{document.title}.pdf", etag=document.sha256)
@@ -64,6 +69,7 @@ def get_report_pdf(report_id: int) -> Response:
 
 def create_promotion_check() -> dict[str, Any]:
     """Body ``{"unit": CODE}`` looks up a unit; ``{"name", "id_number" and/or "unit"}`` a person."""
+    require_permission("promotion_check", "run")
     body = json_body()
     now = ctx().clock.now()
     text = {k: str(v).strip() for k, v in body.items() if isinstance(v, str)}

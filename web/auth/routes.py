@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from engine.accounts import change_password, credential_stamp, set_locale
 from engine.actors import actor_for
 from engine.errors import AuthenticationFailed, InvalidInput, TooManyAttempts, XunchaError
-from engine.permissions import require
+from engine.permissions import allows, require
 from models import User
 
 from ..db import ctx, db, writing
@@ -95,6 +95,12 @@ def role_required(*roles: str) -> Callable[[F], F]:
         return cast(F, login_required(wrapper))
 
     return decorate
+
+
+@bp.app_template_global("may")
+def may(resource: str, action: str) -> bool:
+    """Templates ask the permission matrix what to offer (the route still checks)."""
+    return allows(g.get("actor"), resource, action)
 
 
 def permission_required(resource: str, action: str) -> Callable[[F], F]:

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from engine import calendar
 from engine.errors import FormInvalid, InvalidInput, NotFound
 
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
 from ..i18n import english, t
 
@@ -54,14 +54,14 @@ def _saved(year: int, message: str) -> Response:
 
 
 @bp.route("/calendar")
-@role_required("office")
+@permission_required("calendar", "edit")
 def index() -> tuple[str, int]:
     raw = request.args.get("year")
     return _page(today().year if raw in (None, "") else calendar.check_year(raw))
 
 
 @bp.post("/calendar/days")
-@role_required("office")
+@permission_required("calendar", "edit")
 def set_day() -> Response | tuple[str, int]:
     form = {k: request.form.get(k, "").strip() for k in ("day", "working", "note")}
     try:
@@ -82,7 +82,7 @@ def set_day() -> Response | tuple[str, int]:
 
 
 @bp.route("/calendar/days/<day>/remove")
-@role_required("office")
+@permission_required("calendar", "edit")
 def confirm_remove(day: str) -> str:
     """Removing asks first (a page of its own, so it works without scripts too)."""
     parsed = calendar.parse_day(day)
@@ -94,7 +94,7 @@ def confirm_remove(day: str) -> str:
 
 
 @bp.post("/calendar/days/<day>/remove")
-@role_required("office")
+@permission_required("calendar", "edit")
 def remove_day(day: str) -> Response:
     parsed = calendar.parse_day(day)
     row = calendar.remove_day(db(), ctx(), g.actor, parsed)
@@ -104,7 +104,7 @@ def remove_day(day: str) -> Response:
 
 
 @bp.post("/calendar/<int:year>/load")
-@role_required("office")
+@permission_required("calendar", "edit")
 def load_year(year: int) -> Response:
     result = calendar.load_year(db(), ctx(), g.actor, calendar.check_year(year))
     kept = len(result.kept)
@@ -116,7 +116,7 @@ def load_year(year: int) -> Response:
 
 
 @bp.post("/calendar/<int:year>/confirm")
-@role_required("office")
+@permission_required("calendar", "edit")
 def confirm_year(year: int) -> Response:
     calendar.confirm_year(db(), ctx(), g.actor, calendar.check_year(year))
     return _saved(year, t(f"已确认 {year} 年安排录入完毕。", f"{year}'s schedule is marked as entered."))

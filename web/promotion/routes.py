@@ -10,7 +10,7 @@ from engine import promotion_check
 from engine.errors import InvalidInput, NotFound
 from models import Organisation, OrgKind
 
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db
 
 bp = Blueprint("promotion", __name__, template_folder="templates")
@@ -22,7 +22,7 @@ def _units() -> list[Organisation]:
 
 
 @bp.route("/promotion-checks", methods=["GET", "POST"])
-@role_required("organization", "office")
+@permission_required("promotion_check", "run")
 def index() -> tuple[str, int]:
     """GET shows the form; POST runs a lookup (a POST, because it is an audited act, not a browse)."""
     form = request.form if request.method == "POST" else {}

@@ -10,9 +10,10 @@ from werkzeug.wrappers import Response
 
 from engine import reports, statistics
 from engine.errors import NotFound
+from engine.permissions import allows
 from models import Organisation
 
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db
 from ..i18n import t
 from ..params import page_number
@@ -52,7 +53,7 @@ def chart_data(figures: statistics.Figures) -> dict[str, Any]:
 
 
 @bp.route("/dashboard")
-@role_required("office", "leading_group")
+@permission_required("dashboard", "read")
 def dashboard() -> str:
     county = county_filter(request.args.get("county"))
     figures = statistics.figures(db(), g.actor, ctx().clock.now(), under=county.path if county else None)
@@ -61,17 +62,17 @@ def dashboard() -> str:
 
 
 @bp.route("/reports")
-@role_required("office", "leading_group")
+@permission_required("report", "read")
 def index() -> str:
     page = page_number(request.args.get("page"))
     rows, total = reports.list_reports(db(), g.actor, page=page, per_page=PER_PAGE)
     listing = {"page": page, "pages": max(1, -(-total // PER_PAGE)), "total": total}
     return render_template("reports/index.html", rows=rows, listing=listing, kinds=reports.KINDS,
-                           can_generate=g.actor.has_role("office"))
+                           can_generate=allows(g.actor, "report", "generate"))
 
 
 @bp.post("/reports")
-@role_required("office")
+@permission_required("report", "generate")
 def generate() -> Response:
     kind = request.form.get("kind", "")
     if kind not in reports.KINDS:
@@ -83,7 +84,7 @@ def generate() -> Response:
 
 
 @bp.route("/reports/<int:report_id>.pdf")
-@role_required("office", "leading_group")
+@permission_required("report", "read")
 def download(report_id: int) -> Response:
     document = reports.get_report(db(), g.actor, report_id)
     response = send_file(reports.report_path(document, ctx().attachments_dir), mimetype="application/pdf",
