@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -178,3 +179,16 @@ def test_an_event_appended_after_the_snapshot_is_left_out(factory, ctx, demo, tr
     document = json.loads(text)
     assert [e for e in document["events"] if json.loads(e["payload"]).get("format") == "csv"] == []
     assert all(e["seq"] <= document["heads"][e["stream"]]["seq"] for e in document["events"])
+
+
+def test_no_module_but_engine_audit_writes_audit_rows() -> None:
+    """The chain covers every event type because nothing else can write one: no other module inserts
+    AuditEvent rows, builds them, or touches the stream heads (the export and the browser only read)."""
+    root = TOOL.parents[1]
+    writes = re.compile(r"insert\(\s*AuditEvent|AuditEvent\(|insert\(\s*AuditStreamHead|AuditStreamHead\("
+                        r"|(INSERT INTO|UPDATE|DELETE FROM)\s+audit_(event|stream_head)", re.IGNORECASE)
+    offenders = [str(path.relative_to(root)) for folder in ("engine", "web", "models")
+                 for path in sorted((root / folder).rglob("*.py"))
+                 if path.name != "audit.py" and writes.search(path.read_text(encoding="utf-8"))]
+    assert offenders == []
+    assert writes.search((root / "engine" / "audit.py").read_text(encoding="utf-8"))  # the pattern does match

@@ -179,14 +179,24 @@ def test_every_read_path_of_a_clue_is_audited_with_its_path(  # type: ignore[no-
     office.ok("GET", f"/ledgers/clues?q={CLUE_NUMBER}")
     assert office.get(f"/ledgers/clues/export?q={CLUE_NUMBER}").status_code == 200
     office.ok("POST", "/promotion-checks", {"name": "某某", "id_number": RECUSED_ID})
+    office.ok("GET", f"/instances/{world.clue_instance}")
+    office.ok("GET", f"/instances/{world.clue_instance}/history")
+    office.ok("GET", f"/attachments/{world.attachment_id}")
+    assert office.get(f"/attachments/{world.attachment_id}/content").status_code == 200
     client = _as(pages, "group1")
     assert client.get(f"/cases/{world.clue_instance}").status_code == 200
     assert client.get(f"/ledgers/clues?q={CLUE_NUMBER}").status_code == 200
     assert client.get(f"/ledgers/clues/export?q={CLUE_NUMBER}").status_code == 200
     reads = _clue_reads(factory, world.clue_instance)
     assert reads == [("office1", "detail"), ("office1", "list"), ("office1", "ledger"), ("office1", "export"),
-                     ("office1", "promotion_check"), ("group1", "case_page"), ("group1", "ledger_page"),
+                     ("office1", "promotion_check"), ("office1", "instance"), ("office1", "history"),
+                     ("office1", "api_attachment"), ("group1", "case_page"), ("group1", "ledger_page"),
                      ("group1", "export")]
+    with factory() as session:  # the evidence file's download is on the record too, as what it is
+        downloads = session.execute(select(AuditEvent.actor_name).where(
+            AuditEvent.stream == f"case:{world.clue_instance}",
+            AuditEvent.event_type == "attachment_downloaded")).scalars().all()
+    assert downloads == ["office1"]
 
 
 def test_the_recused_handler_is_neither_shown_the_clue_nor_offered_its_task(api: Api, world: World):
