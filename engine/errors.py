@@ -112,6 +112,13 @@ class EngineFailure(XunchaError):
     status = 422
 
 
+class SandboxRefused(EngineFailure):
+    """The script sandbox stopped a condition, script or timer expression of the diagram (too long,
+    too large, too deep, or reaching for something it may not); ``details``: element_id, kind."""
+
+    code = "script_refused"
+
+
 class FileRefused(XunchaError):
     """An upload of a type we do not accept, or whose content does not match its name;
     ``details`` name the file, the reason and the allowed extensions."""

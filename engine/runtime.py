@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import WorkflowException
@@ -39,13 +39,14 @@ from .errors import (
     InvalidInput,
     NotFound,
     ReturnNotAllowed,
+    SandboxRefused,
     StaleState,
     TaskNotActive,
     TaskNotClaimedByYou,
 )
 from .handling import assign_task, claim_task, delegate_task, resolve_task, unclaim_task
 from .permissions import SCOPE, can_see_instance, is_candidate, is_recused, org_id_of
-from .sandbox import SCRIPT_FUNCTIONS, deadline_in
+from .sandbox import SandboxEnvironment, deadline_in, refusal_in
 from .serialization import WORKFLOW_CACHE, dump_state, load_state
 from .submission import validate_submission
 from .taskaccess import check_revision, check_visible, get_task, lock_instance, require_ready, task_changed
@@ -57,9 +58,9 @@ __all__ = ["assign_task", "claim_task", "complete_task", "deadline_in", "delegat
            "unclaim_task"]
 
 
-# Functions diagrams may call in conditions and scripts (engine.sandbox, which deploy checks against).
-# The sandbox proper arrives with issue 8.
-SCRIPT_ENGINE = PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_FUNCTIONS)))
+# Conditions, scripts and timer expressions run in the sandbox (engine.sandbox: RestrictedPython,
+# allow-listed builtins and domain functions, time and size limits) — the same one deploy checks with.
+SCRIPT_ENGINE = PythonScriptEngine(environment=SandboxEnvironment())
 
 
 def _parsed(session: Session, ctx: EngineContext, instance: ProcessInstance) -> ParsedDefinition:
@@ -79,8 +80,16 @@ def _run(ctx: EngineContext, workflow: BpmnWorkflow, task: Any = None) -> list[A
             workflow.refresh_timers()
             workflow.do_engine_steps()
     except WorkflowException as exc:
+        spec = getattr(exc, "task_spec", None)
+        element_id = getattr(spec, "bpmn_id", None)
+        refused = refusal_in(exc)
+        if refused is not None:
+            name = getattr(spec, "bpmn_name", None) or element_id
+            raise SandboxRefused(f"沙箱拦下了流程元素“{name}”（{element_id}）的代码：{refused.message_zh}",
+                                 f"The sandbox stopped the code of element '{name}' ({element_id}): "
+                                 f"{refused.message_en}", {"element_id": element_id, "kind": refused.kind}) from exc
         raise EngineFailure(f"流程运行出错：{exc}", f"The process failed while running: {exc}",
-                            {"element_id": getattr(getattr(exc, "task_spec", None), "bpmn_id", None)}) from exc
+                            {"element_id": element_id}) from exc
     return [t for t in waiting if t.state == TaskState.COMPLETED]
 
 

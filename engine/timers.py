@@ -24,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from models import InstanceStatus, ProcessInstance, Timer, TimerStatus
 
-from . import audit, escalation
+from . import audit, escalation, incidents
 from .context import EngineContext
 from .db import transaction
-from .errors import XunchaError
+from .errors import SandboxRefused, XunchaError
 from .runtime import _parsed, _persist, _run, find_task, flush, restore
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,9 @@ def sweep(factory: sessionmaker[Session], ctx: EngineContext, limit: int = 500, 
                 except XunchaError as exc:
                     session.expire(instance)  # it may hold the failed step's state; the database does not
                     _record_failure(session, timer, f"{exc.message_en} ({exc.code})")
+                    if isinstance(exc, SandboxRefused):  # the case's history says what was stopped
+                        incidents.script_refused(session, instance, exc, at=ctx.clock.now(), actor_name="scheduler",
+                                                 context={"timer_id": timer.id, "scheduler": scheduler_id()})
                     result.failed += 1
                     continue
                 if fired:

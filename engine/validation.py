@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 
 from .calendar import CalendarNotLoaded
-from .sandbox import compile_errors, evaluate
+from .sandbox import ScriptRefused, compile_errors, evaluate
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -400,6 +400,9 @@ def check_timer(bpmn_id: str, definition: TimerEventDefinition) -> list[Problem]
                             f"Timer expressions are Python: quote the ISO value, \"{expression}\"")]
         return [warning(bpmn_id, f"定时器表达式依赖案件数据 {exc.name}，运行时才能检查：{expression}",
                         f"The timer expression depends on case data {exc.name}; checked when it runs: {expression}")]
+    except ScriptRefused as exc:  # too long, too large: refused at deploy with the same limits as at run time
+        return [_timer_error(bpmn_id, expression, f"被沙箱拦下（{exc.message_zh}）",
+                             f"was stopped by the sandbox ({exc.message_en})")]
     except CalendarNotLoaded:
         return [warning(bpmn_id, "工作日历尚未加载，定时器表达式运行时才能检查。",
                         "The working-day calendar is not loaded; the timer is checked when it runs.")]

@@ -33,6 +33,7 @@ LABELS: dict[str, dict[str, str]] = {
               "task_unclaimed": "退回任务", "task_assigned": "分派", "task_completed": "办理完成",
               "task_cancelled": "任务取消", "case_updated": "台账更新", "instance_completed": "办结",
               "timer_fired": "定时触发", "clue_viewed": "查阅线索", "task_delegated": "委派",
+              "script_refused": "脚本被沙箱拦下",
               "comment_added": "发表评论", "attachment_added": "上传材料", "attachment_removed": "撤回材料",
               "attachment_downloaded": "下载材料", "task_resolved": "委派办结交回", "task_returned": "退回",
               "saved_filter_created": "保存常用筛选", "saved_filter_replaced": "更新常用筛选",
