@@ -20,17 +20,15 @@ from sqlalchemy.orm import Session
 from models import (
     Clue,
     ClueStatus,
-    Inspection,
     ItemStatus,
     Organisation,
     OrgKind,
     ProcessInstance,
     RectificationItem,
-    Round,
     TermPlan,
-    TermPlanUnit,
 )
 
+from . import coverage
 from .actors import Actor
 from .calendar import LOCAL_TZ, working_days_between
 from .errors import NotPermitted
@@ -239,30 +237,28 @@ def _clues(session: Session, paths: list[str], now: datetime, under: str | None)
 
 
 def _coverage(session: Session, paths: list[str], today: date, under: str | None) -> tuple[list[CoverageYear], int]:
-    """Per year of the current term plans in scope: units planned for that year and units inspected."""
+    """Per year of the current term plans in scope: units planned for that year and units first inspected
+    that year, by engine.coverage's rule (the one the planning pages use)."""
     plan_scope = or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths])
     plans = session.execute(select(TermPlan).join(Organisation, Organisation.id == TermPlan.org_id)
                             .where(plan_scope, TermPlan.start_year <= today.year,
                                    TermPlan.end_year >= today.year)).scalars().all()
+    planned: Counter[int] = Counter()
+    inspected: Counter[int] = Counter()
+    units = 0
+    for plan in plans:
+        rows, _by_sector, by_year = coverage.matrix(session, plan, today)
+        if under:
+            rows = [r for r in rows if r.unit.path.startswith(under)]
+            by_year = Counter(min(y for y, c in r.cells.items() if c == coverage.DONE)
+                              for r in rows if r.covered)
+        units += len(rows)
+        planned.update(r.planned_year for r in rows if r.planned_year is not None)
+        inspected.update(by_year)
     if not plans:
         return [], 0
-    plan_ids = [p.id for p in plans]
-    unit_filter: list[ColumnElement[bool]] = [TermPlanUnit.plan_id.in_(plan_ids)]
-    if under:
-        unit_filter.append(Organisation.path.startswith(under, autoescape=True))
-    planned = session.execute(
-        select(TermPlanUnit.unit_id, TermPlanUnit.planned_year)
-        .join(Organisation, Organisation.id == TermPlanUnit.unit_id).where(*unit_filter)).all()
-    unit_ids = {unit_id for unit_id, _y in planned}
-    inspected = session.execute(
-        select(Inspection.unit_id, func.min(Round.year)).join(Round, Round.id == Inspection.round_id)
-        .where(Round.plan_id.in_(plan_ids), Inspection.unit_id.in_(unit_ids))
-        .group_by(Inspection.unit_id)).all()
     first, last = min(p.start_year for p in plans), max(p.end_year for p in plans)
-    planned_by_year = Counter(year for _u, year in planned if year is not None)
-    inspected_by_year = Counter(year for _u, year in inspected)
-    years = [CoverageYear(y, planned_by_year[y], inspected_by_year[y]) for y in range(first, last + 1)]
-    return years, len(unit_ids)
+    return [CoverageYear(y, planned[y], inspected[y]) for y in range(first, last + 1)], units
 
 
 def figures(session: Session, actor: Actor, now: datetime, *, under: str | None = None) -> Figures:

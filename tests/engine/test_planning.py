@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import planning
+from engine import coverage, planning
 from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
@@ -47,21 +47,21 @@ def test_demo_term_plan_covers_96_city_units_in_the_six_categories(session: Sess
 
 def test_coverage_counts_inspected_units_and_warns_when_the_pace_cannot_reach_full_coverage(
         session: Session, ctx: EngineContext, demo: Demo) -> None:
-    cov = planning.coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"), per_page=200)
+    cov = coverage.plan_coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"), per_page=200)
     assert cov.units == 96 and cov.years == [2022, 2023, 2024, 2025, 2026]
     assert 0 < cov.covered < 96
     edu = next(r for r in cov.rows if r.unit.code == "U-EDU")
-    assert edu.cells == {2026: planning.DONE} and edu.covered
+    assert edu.cells == {2026: coverage.DONE} and edu.covered
     assert sum(s.units for s in cov.by_sector) == 96
     assert sum(cov.by_year.values()) == cov.covered
     # remaining units against the remaining year at the past years' average
     assert cov.pace.remaining_units == 96 - cov.covered and cov.pace.remaining_years == 1
     assert cov.pace.average_per_year == round(sum(cov.by_year[y] for y in range(2022, 2026)) / 4, 1)
     assert cov.pace.behind
-    uncovered = planning.coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"), status="uncovered",
-                                  sector="群团", per_page=200)
+    uncovered = coverage.plan_coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"),
+                                       status="uncovered", sector="群团", per_page=200)
     assert uncovered.rows and all(not r.covered and r.unit.sector == "群团" for r in uncovered.rows)
-    page2 = planning.coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"), page=2, per_page=25)
+    page2 = coverage.plan_coverage(session, ctx, demo.actor("office1"), plan_id(session, "CITY"), page=2, per_page=25)
     assert len(page2.rows) == 25 and page2.pages == 4 and page2.total == 96
 
 
@@ -73,7 +73,7 @@ def test_coverage_counts_inspected_units_and_warns_when_the_pace_cannot_reach_fu
 ])
 def test_pace_compares_remaining_units_with_remaining_years_at_the_average(
         remaining: int, done: dict[int, int], capacity: int, behind: bool) -> None:
-    pace = planning.pace_of(2022, 2026, 2025, remaining, done)
+    pace = coverage.pace_of(2022, 2026, 2025, remaining, done)
     assert pace.average_per_year == 20 and pace.remaining_years == 2
     assert pace.capacity == capacity and pace.behind is behind
 
@@ -97,8 +97,8 @@ def test_office_plans_a_round_with_two_units_and_one_group_and_it_is_audited(
     created = events(session, "round_created")
     assert created[-1]["actor"] == "office1" and created[-1]["kind"] == "专项"
     assert len(events(session, "inspection_added")) == 2
-    cov = planning.coverage(session, ctx, office, plan_id(session, "CITY"), q="市委办公室")
-    assert cov.rows[0].cells[2026] == planning.SCHEDULED  # the round has not begun on 2026-11-25
+    cov = coverage.plan_coverage(session, ctx, office, plan_id(session, "CITY"), q="市委办公室")
+    assert cov.rows[0].cells[2026] == coverage.SCHEDULED  # the round has not begun on 2026-11-25
 
 
 @pytest.mark.parametrize(("values", "field"), [
@@ -178,7 +178,7 @@ def test_units_and_a_county_office_see_and_change_only_their_own_plans(
         with pytest.raises(NotFound):
             planning.get_plan(session, county1, plan)
         with pytest.raises(NotFound):
-            planning.coverage(session, ctx, county1, plan)
+            coverage.plan_coverage(session, ctx, county1, plan)
     with pytest.raises(NotFound):
         planning.rounds_of(session, unit1, city)
     city_round = demo.inspections["U-EDU"].round_id
@@ -203,13 +203,13 @@ def test_units_and_a_county_office_see_and_change_only_their_own_plans(
 
 def test_the_city_sees_every_county_rolled_up_and_a_county_only_itself(
         session: Session, ctx: EngineContext, demo: Demo) -> None:
-    city = planning.county_rollup(session, ctx, demo.actor("office1"))
+    city = coverage.county_rollup(session, ctx, demo.actor("office1"))
     assert [f.county.code for f in city] == ["COUNTY-A", "COUNTY-B"]
     a = city[0]
     assert a.units == 8 and 0 < a.covered < a.units and a.rounds == 4 and 0 < a.percent < 100
     assert a.open_items == 0 and a.overdue_items == 0
-    assert [f.county.code for f in planning.county_rollup(session, ctx, demo.actor("county1"))] == ["COUNTY-A"]
-    assert planning.county_rollup(session, ctx, demo.actor("unit1")) == []
+    assert [f.county.code for f in coverage.county_rollup(session, ctx, demo.actor("county1"))] == ["COUNTY-A"]
+    assert coverage.county_rollup(session, ctx, demo.actor("unit1")) == []
 
 
 def test_inspection_contacts_and_group_can_be_changed_and_are_audited(
@@ -238,7 +238,7 @@ def test_county_figures_count_its_open_and_overdue_items_only(
                           {"item_number": "COUNTY-A-U02-02", **PLAN_ROW}]})
     open_rectification(factory, ctx, demo, unit="U-EDU", problems=3)  # the city's: not the county's figures
     with factory() as s:
-        figures = {f.county.code: f for f in planning.county_rollup(s, ctx, demo.actor("office1"))}
+        figures = {f.county.code: f for f in coverage.county_rollup(s, ctx, demo.actor("office1"))}
     assert (figures["COUNTY-A"].open_items, figures["COUNTY-A"].overdue_items) == (2, 1)
     assert (figures["COUNTY-B"].open_items, figures["COUNTY-B"].overdue_items) == (0, 0)
 

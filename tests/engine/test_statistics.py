@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import statistics
+from engine import coverage, planning, statistics
 from engine.db import transaction
 from engine.errors import NotPermitted
 from models import ItemStatus, RectificationItem
@@ -103,3 +103,13 @@ def test_struck_off_items_are_not_overdue(factory, ctx, demo, clock):
 
     assert figures.overdue_items == [] and figures.units[0].overdue == 0
     assert PLAN_ROW["responsible_leader"]  # the plan named a leader; struck-off items still are not late
+
+
+def test_dashboard_coverage_counts_as_the_planning_pages_do(factory, ctx, demo, clock):
+    figures = _figures(factory, demo, "office1", clock)
+    with factory() as session:
+        office = demo.actor("office1")
+        matrices = [coverage.plan_coverage(session, ctx, office, plan.id)
+                    for plan in planning.visible_plans(session, office) if plan.start_year <= 2026 <= plan.end_year]
+    assert figures.units_in_plan == sum(m.units for m in matrices) > 96
+    assert sum(y.inspected for y in figures.coverage) == sum(m.covered for m in matrices)

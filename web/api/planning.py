@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import g, request
 
+from engine import coverage as rules
 from engine import planning, revisits
 from engine.errors import InvalidInput
 from models import Inspection, Organisation, Round, TermPlan
@@ -116,8 +117,8 @@ def update_inspection(inspection_id: int) -> dict[str, Any]:
 
 def coverage(plan_id: int) -> dict[str, Any]:
     page, per_page = pagination()
-    status = choice_arg("status", ("uncovered", planning.DONE, planning.SCHEDULED, planning.PLANNED))
-    cov = planning.coverage(db(), ctx(), g.actor, plan_id, sector=request.args.get("sector") or None,
+    status = choice_arg("status", ("uncovered", rules.DONE, rules.SCHEDULED, rules.PLANNED))
+    cov = rules.plan_coverage(db(), ctx(), g.actor, plan_id, sector=request.args.get("sector") or None,
                             status=status, q=request.args.get("q") or None, page=page, per_page=per_page)
     pace = cov.pace
     return {

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from engine import coverage as rules
 from engine import planning
 from engine.errors import InvalidInput, NotFound, XunchaError
 from models import Inspection, Organisation, Round, TermPlan
@@ -21,8 +22,8 @@ from ..params import page_number
 
 bp = Blueprint("planning", __name__, template_folder="templates")
 
-STATUS_LABELS = {planning.DONE: ("已巡察", "Inspected"), planning.SCHEDULED: ("已安排", "Scheduled"),
-                 planning.PLANNED: ("计划", "Planned")}
+STATUS_LABELS = {rules.DONE: ("已巡察", "Inspected"), rules.SCHEDULED: ("已安排", "Scheduled"),
+                 rules.PLANNED: ("计划", "Planned")}
 
 
 def step(action: Callable[[], Any], done: str, then: str | Callable[[Any], str]) -> Response:
@@ -51,8 +52,8 @@ def index() -> str:
     if not plans:
         raise NotFound("没有可查看的巡察规划。", "There is no plan you may see.")
     orgs = {p.id: db().get(Organisation, p.org_id) for p in plans}
-    summaries = {p.id: planning.coverage(db(), ctx(), g.actor, p.id, per_page=1) for p in plans}
-    counties = planning.county_rollup(db(), ctx(), g.actor)
+    summaries = {p.id: rules.plan_coverage(db(), ctx(), g.actor, p.id, per_page=1) for p in plans}
+    counties = rules.county_rollup(db(), ctx(), g.actor)
     return render_template("planning/index.html", plans=plans, orgs=orgs, summaries=summaries, counties=counties)
 
 
@@ -61,7 +62,7 @@ def index() -> str:
 def plan(plan_id: int) -> str:
     term = planning.get_plan(db(), g.actor, plan_id)
     org = planning.plan_org(db(), term)
-    summary = planning.coverage(db(), ctx(), g.actor, plan_id, per_page=1)
+    summary = rules.plan_coverage(db(), ctx(), g.actor, plan_id, per_page=1)
     rounds = planning.rounds_of(db(), g.actor, plan_id)
     by_year: dict[int, list[Round]] = {}
     for round_ in rounds:
@@ -77,7 +78,7 @@ def coverage(plan_id: int) -> str:
     sector = request.args.get("sector") or None
     status = request.args.get("status") or None
     q = (request.args.get("q") or "").strip() or None
-    cov = planning.coverage(db(), ctx(), g.actor, plan_id, sector=sector, status=status, q=q,
+    cov = rules.plan_coverage(db(), ctx(), g.actor, plan_id, sector=sector, status=status, q=q,
                             page=page_number(request.args.get("page")), per_page=25)
     org = planning.plan_org(db(), cov.plan)
     return render_template("planning/coverage.html", cov=cov, org=org, sector=sector, status=status, q=q or "",
