@@ -15,11 +15,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit
 from engine.context import EngineContext
+from engine.db import transaction
 from engine.demo import Demo
 from models import AuditEvent
 from tests.helpers import act, open_clue
@@ -113,8 +114,15 @@ def test_a_deleted_row_is_named_by_the_page_and_by_the_cli_alike(  # type: ignor
     assert result.exit_code == 1 and f"stream=case:{case} seq=3" in result.output
 
 
-def test_the_event_browser_filters_by_stream_type_actor_and_dates_and_pages(client, case, clock):  # type: ignore[no-untyped-def]
+def test_the_event_browser_filters_by_stream_type_actor_and_dates_and_pages(  # type: ignore[no-untyped-def]
+        client, case, clock, factory):
     _as(client, "auditor1")
+    with transaction(factory) as session:  # enough system events (through the one writer) for several pages
+        audit.record(session, audit.SYSTEM_STREAM, [audit.EventDraft("test_marker", {"n": n}) for n in range(60)],
+                     at=clock.now(), actor_id=None, actor_name=None)
+    with factory() as session:
+        total = session.execute(select(func.count()).select_from(AuditEvent)).scalar_one()
+    assert total > 60
     day = clock.now().date().isoformat()
     by_stream = client.get(f"/audit?stream=case:{case}&type=task_completed&actor=office1&from={day}&to={day}")
     assert by_stream.status_code == 200
@@ -126,8 +134,11 @@ def test_the_event_browser_filters_by_stream_type_actor_and_dates_and_pages(clie
     assert client.get("/audit?from=yesterday").status_code == 400
     assert client.get(f"/audit?from={day}&to=2000-01-01").status_code == 400
     assert client.get("/audit?page=0").status_code == 400
-    first = client.get("/audit")
-    assert "第 1 / " in first.text or "共 " in first.text
+    assert f"共 {total} 条" in client.get("/audit").text
+    last_page = -(-total // 50)
+    last = client.get(f"/audit?page={last_page}")
+    assert last.text.count("<tr><td>") == total - 50 * (last_page - 1)
+    assert "没有符合条件的事件" in client.get(f"/audit?page={last_page + 1}").text
 
 
 def _run_tool(path: Path) -> subprocess.CompletedProcess[str]:
