@@ -14,6 +14,7 @@ What is proved, on SQLite and on PostgreSQL:
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from typing import Any
@@ -28,8 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.context import EngineContext
 from engine.demo import Demo
 from models import IdempotencyRecord, TaskStatus
-from tests.helpers import open_rectification, ready_task, ready_tasks, task_row
-from tests.web.helpers import API, Caller, login
+from tests.helpers import open_clue, open_rectification, ready_task, ready_tasks, task_row
+from tests.web.helpers import API, Caller, login, make_app
 from tests.web.test_api_openapi import DOC, check_response
 from tests.web.test_concurrency_http import (
     Client,
@@ -41,7 +42,7 @@ from tests.web.test_concurrency_http import (
     task_form,
     version,
 )
-from tests.web.test_concurrency_http import make_app as make_app_for_server
+from tests.web.test_content import PDF
 
 FEEDBACK = {"feedback_received_on": "2026-11-20"}
 
@@ -218,7 +219,7 @@ def test_identical_requests_at_the_same_moment_act_once_and_all_get_its_answer(
     transactions): one acts; the others wait for it and replay its answer."""
     iid = open_rectification(factory, ctx, demo)
     task = ready_task(factory, iid, "receive_feedback")
-    with serving(make_app_for_server(db_url, ctx, TESTING=False)) as base:
+    with serving(make_app(db_url, ctx, TESTING=False)) as base:
         unit1 = Client(base).get_token("unit1")
         status, claimed = unit1.api("POST", f"/tasks/{task.id}/claim")
         assert status == 200
@@ -278,7 +279,7 @@ def test_a_task_form_posted_twice_at_the_same_moment_completes_the_task_once(
     """The same person's two posts of one form arrive together (two connections, one login session)."""
     iid = open_rectification(factory, ctx, demo)
     task = ready_task(factory, iid, "receive_feedback")
-    with serving(make_app_for_server(db_url, ctx, TESTING=False)) as base:
+    with serving(make_app(db_url, ctx, TESTING=False)) as base:
         person = Client(base).log_in("unit1")
         form = {**task_form(person.request("GET", f"/tasks/{task.id}")[1]), **FEEDBACK}
         version_before = version(factory, iid)
@@ -346,3 +347,22 @@ def test_a_commit_that_fails_is_a_503_that_stores_nothing_and_the_retry_acts(
     assert retry.status_code == 200 and "Idempotent-Replay" not in retry.headers
     assert len(case_events(factory, iid, "task_completed")) == 1 and records(factory) == 1
     assert chain_holds(factory)
+
+
+def test_a_retried_upload_is_the_same_request_whatever_its_multipart_boundary(
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    """A client draws a new boundary for every multipart body: the fields and the files' contents decide."""
+    office = Caller(client, "office1")
+    iid = open_clue(factory, ctx, demo)
+
+    def upload(data: bytes, name: str = "整改报告.pdf") -> Any:
+        return office.post(f"/instances/{iid}/attachments", data={"file": (io.BytesIO(data), name)},
+                           headers=keyed("upload-1"))
+
+    first, retry = upload(PDF), upload(PDF)
+    other_file = upload(PDF + b"\n% another version")
+
+    assert first.status_code == retry.status_code == 201
+    assert retry.headers["Idempotent-Replay"] == "true" and retry.get_json() == first.get_json()
+    assert other_file.status_code == 422
+    assert [a["id"] for a in office.get(f"/instances/{iid}/attachments").get_json()] == [first.get_json()["id"]]

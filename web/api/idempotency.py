@@ -14,6 +14,10 @@ answered like any database failure (503, nothing changed).
 
 from __future__ import annotations
 
+import hashlib
+import json
+from typing import IO
+
 from flask import current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -53,12 +57,31 @@ def hold_session() -> None:
         g.db = HeldSession(**sessions().kw)
 
 
+def _body() -> bytes:
+    """The request's body as it matters: for a multipart upload its fields and files (name, filename,
+    content digest) — a client's retry draws a new random boundary, which must not make it another request."""
+    if request.mimetype != "multipart/form-data":
+        return request.get_data()
+    fields = sorted(request.form.items(multi=True))
+    files = sorted((name, upload.filename or "", _digest(upload.stream))
+                   for name, upload in request.files.items(multi=True))
+    return json.dumps({"fields": fields, "files": files}, ensure_ascii=False).encode()
+
+
+def _digest(stream: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := stream.read(1 << 16):
+        digest.update(chunk)
+    stream.seek(0)  # the view reads the upload again
+    return digest.hexdigest()
+
+
 def begin() -> Response | None:
     """After authentication: replay the stored answer, refuse a reused key, or hold the key's record."""
     if not _applies() or g.get("actor") is None:
         return None
     session = g.db
-    fingerprint = idempotency.request_hash(request.method, request.full_path.rstrip("?"), request.get_data())
+    fingerprint = idempotency.request_hash(request.method, request.full_path.rstrip("?"), _body())
     outcome = idempotency.begin(session, g.actor.user_id, request.headers[HEADER], request.method,
                                 request.path, fingerprint)
     if isinstance(outcome, idempotency.Replay):
