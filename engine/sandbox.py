@@ -20,6 +20,8 @@ allow-list of builtins, the domain functions (``SCRIPT_FUNCTIONS``) and guards. 
     of containers, f-strings) checks the size of its result before making it — at most
     ``LIMITS.max_size`` characters or items, integers of ``LIMITS.max_int_bits`` bits — and charges
     it to the evaluation's budget (``LIMITS.budget``: many medium values are as bad as one huge);
+  - memory: while a script loops, its ticks stop it once the process has grown by more than
+    ``LIMITS.max_growth`` bytes (read from /proc every few milliseconds);
   - depth: functions the script defines may nest ``LIMITS.max_depth`` calls deep;
   - a refusal is sticky: a script that catches it is stopped at its next tick, and at its end.
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import ast
 import datetime as _dt
 import operator
+import os
 import re
 import sys
 import threading
@@ -95,6 +98,7 @@ class Limits:
     budget: int = 20_000_000      # characters and items made by one evaluation, all told
     max_int_bits: int = 100_000   # about 30,000 decimal digits
     max_depth: int = 50           # nested calls of functions the script defines
+    max_growth: int = 256 << 20   # bytes the process may grow by while a script loops (Linux: /proc)
 
 
 LIMITS = Limits()
@@ -139,13 +143,31 @@ def _forbidden(zh: str, en: str) -> ScriptRefused:
 # ---------------------------------------------------------------- the meter of one evaluation
 
 class _Meter:
-    __slots__ = ("base_depth", "deadline", "refused", "spent")
+    __slots__ = ("base_depth", "base_rss", "deadline", "measured", "refused", "spent")
 
     def __init__(self) -> None:
         self.deadline = time.monotonic() + LIMITS.seconds
         self.spent = 0
         self.refused: ScriptRefused | None = None
         self.base_depth: int | None = None
+        self.base_rss: int | None = None
+        self.measured = 0.0
+
+
+_PAGE = os.sysconf("SC_PAGESIZE") if hasattr(os, "sysconf") else 4096
+_MEASURE_EVERY = 0.002  # seconds between two looks at the process's size while a script loops
+
+
+def _rss() -> int | None:
+    """The process's resident size now, in bytes (None where /proc is not there)."""
+    try:
+        fd = os.open("/proc/self/statm", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return int(os.read(fd, 100).split()[1]) * _PAGE
+    finally:
+        os.close(fd)
 
 
 _local = threading.local()
@@ -195,8 +217,18 @@ def _tick() -> None:
     meter = _meter()
     if meter.refused is not None:
         raise meter.refused
-    if time.monotonic() > meter.deadline:
+    now = time.monotonic()
+    if now > meter.deadline:
         raise _refuse(_timeout())
+    if now - meter.measured > _MEASURE_EVERY:  # copies of allowed sizes, kept in a loop, add up
+        meter.measured, rss = now, _rss()
+        if rss is None:
+            return
+        if meter.base_rss is None:
+            meter.base_rss = rss
+        elif rss - meter.base_rss > LIMITS.max_growth:
+            raise _refuse(ScriptRefused("too_large", f"脚本占用内存过多（超过 {LIMITS.max_growth >> 20} MB）",
+                                        f"script used too much memory (over {LIMITS.max_growth >> 20} MB)"))
 
 
 def _enter() -> None:
@@ -367,6 +399,14 @@ def _checked_sum(values: Iterable[Any], start: Any = 0) -> Any:
     if not isinstance(start, (int, float)):
         raise _refuse(_forbidden("sum() 只能对数字求和", "sum() adds numbers only"))
     return sum(values, start)
+
+
+def _checked_zip(*iterables: Any, strict: bool = False) -> Iterator[tuple[Any, ...]]:
+    """``zip``: ``zip(*[xs] * n)`` makes len(xs) tuples of n items each."""
+    sizes = [len(i) for i in iterables if hasattr(i, "__len__")]
+    if sizes and len(sizes) == len(iterables):
+        _charge(len(iterables) * min(sizes), "zip()")
+    return zip(*iterables, strict=strict)
 
 
 def _getiter(value: Any) -> Iterator[Any]:
@@ -576,13 +616,30 @@ def _code(source: str, mode: str) -> types.CodeType:
     return code
 
 
+# Modules the builtins themselves import when called (datetime's strftime and strptime import ``time``
+# and ``_strptime`` through the ``__import__`` of the calling code's builtins). Scripts cannot name
+# ``__import__`` (a name starting with ``_``) nor write ``import``: only such C code reaches it.
+_IMPORTABLE = frozenset({"time", "_strptime"})
+
+
+def _builtin_import(name: str, *args: Any, **kwargs: Any) -> Any:
+    if name not in _IMPORTABLE:
+        raise _refuse(_forbidden(f"禁止导入模块 {name}", f"importing module {name} is refused"))
+    return __import__(name, *args, **kwargs)
+
+
+# Exceptions that are not ``Exception``s would pass every ``except Exception`` between the script and
+# the request (SystemExit ends a worker): scripts may not raise them.
+_NOT_EXCEPTIONS = frozenset({"BaseException", "SystemExit", "KeyboardInterrupt", "GeneratorExit"})
+
 _ALLOWED_BUILTINS: dict[str, Any] = {
     **{name: value for name, value in safe_builtins.items()
-       if name not in FORBIDDEN_NAMES and not name.startswith("_")},
+       if name not in FORBIDDEN_NAMES and name not in _NOT_EXCEPTIONS and not name.startswith("_")},
+    "__import__": _builtin_import,
     "len": len, "min": min, "max": max, "sum": _checked_sum, "sorted": sorted, "any": any, "all": all,
     "abs": abs, "round": round, "str": _CheckedStr, "repr": _checked_repr, "int": int, "float": float,
     "bool": bool, "list": list, "dict": dict, "set": set, "tuple": tuple, "range": _bounded_range,
-    "enumerate": enumerate, "zip": zip, "reversed": reversed, "isinstance": isinstance, "pow": _power,
+    "enumerate": enumerate, "zip": _checked_zip, "reversed": reversed, "isinstance": isinstance, "pow": _power,
     "None": None, "True": True, "False": False,
 }
 

@@ -40,6 +40,16 @@ def test_conditions_read_task_data_and_the_domain_functions():
     assert ENV.evaluate("needs_review == False and len(items) > 1", {"needs_review": False, "items": [1, 2]})
     assert ENV.evaluate("datetime.date(2026, 12, 1).isoformat()", {}) == "2026-12-01"
     assert ENV.evaluate("isinstance(x, str) and str(5) == '5'", {"x": "a"}) is True
+    assert ENV.evaluate("datetime.datetime.strptime(d, '%Y-%m-%d').strftime('%Y年%m月')", {"d": "2026-12-01"}) \
+        == "2026年12月"
+
+
+def test_scripts_cannot_raise_what_would_pass_every_except_exception_and_end_the_worker():
+    for name in ("SystemExit", "KeyboardInterrupt", "GeneratorExit", "BaseException"):
+        with pytest.raises(NameError):
+            run(f"raise {name}()")
+    with pytest.raises(ValueError):
+        run("raise ValueError('ordinary errors still work')")
 
 
 def test_scripts_set_task_data_and_leave_no_helpers_behind():
@@ -85,7 +95,7 @@ def test_a_loop_that_ends_runs_and_one_that_does_not_is_stopped_at_the_time_limi
 
 def test_catching_the_refusal_does_not_escape_it():
     with sandbox.limits(seconds=0.2):
-        refused("while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
+        refused("while True:\n    try:\n        while True:\n            pass\n    except:\n"
                 "        pass", "timeout")
     refused("try:\n    s = 'x' * 10**9\nexcept Exception:\n    s = 'ok'", "too_large")
 
@@ -104,6 +114,8 @@ def test_sizes_up_to_the_limit_are_made_and_beyond_it_refused():
         refused("s = ','.join(['x' * 600, 'y' * 600])", "too_large")
         refused("s = '%2000d' % 1", "too_large")
         refused("s = str(['x' * 100] * 20)", "too_large")
+        assert run("pairs = list(zip(range(3), 'abc'))")["pairs"] == [(0, "a"), (1, "b"), (2, "c")]
+        refused("xs = [0] * 1000\nrows = list(zip(*[xs] * 1000))", "too_large")
 
 
 def test_many_values_under_the_size_limit_still_exhaust_the_budget():
@@ -155,3 +167,11 @@ def test_deploy_evaluation_of_a_timer_has_the_same_limits():
         sandbox.evaluate('"PT" + "1" * 10**9')
     assert time.monotonic() - started < 1
     assert sandbox.evaluate('"PT" + str(2) + "H"') == "PT2H"
+
+
+def test_copies_of_allowed_size_kept_in_a_loop_are_stopped_by_the_memory_bound():
+    script = "big = [0] * 1000000\nkeep = []\nfor i in range(copies):\n    keep.append(list(big))\nkeep = len(keep)"
+    with sandbox.limits(max_growth=64 << 20):
+        assert run(script, copies=2)["keep"] == 2
+        error = refused(script, "too_large", copies=1000)
+    assert "内存" in error.message_zh and "memory" in error.message_en

@@ -110,7 +110,7 @@ RUNTIME_REFUSED = {
     "while bound from task data": ("timeout", "i = 0\nwhile i < n:\n    i += 1"),
     "infinite loop": ("timeout", "while True:\n    pass"),
     "infinite loop swallowing the refusal": (
-        "timeout", "while True:\n    try:\n        while True:\n            pass\n    except BaseException:\n"
+        "timeout", "while True:\n    try:\n        while True:\n            pass\n    except:\n"
                    "        pass"),
     "infinite generator": ("timeout", "def forever():\n    while True:\n        yield 1\nxs = list(forever())"),
     "generator feeding a generator": ("timeout", "xs = [i for i in range(10**6) for j in range(10**6)]"),
