@@ -5,6 +5,7 @@ both databases, are in test_sandbox_attacks.py."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -175,3 +176,20 @@ def test_copies_of_allowed_size_kept_in_a_loop_are_stopped_by_the_memory_bound()
         assert run(script, copies=2)["keep"] == 2
         error = refused(script, "too_large", copies=1000)
     assert "内存" in error.message_zh and "memory" in error.message_en
+
+
+def test_the_time_limit_holds_in_a_worker_thread_where_signals_cannot_reach():
+    outcome: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            run("while True:\n    pass")
+        except ScriptRefused as exc:
+            outcome.append(exc)
+
+    with sandbox.limits(seconds=0.2):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert [getattr(e, "kind", None) for e in outcome] == ["timeout"]
