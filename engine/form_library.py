@@ -29,6 +29,7 @@ from . import audit
 from .actors import Actor
 from .errors import Conflict, FormInvalid, NotFound, NotPermitted, StaleState
 from .forms import FILE_WIDGET, PICKER_WIDGETS, Form, FormStore
+from .permissions import allows
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 FIELD_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
@@ -139,7 +140,7 @@ def stored_form_loader(sessions: sessionmaker[Session]) -> Callable[[str, int], 
 
 
 def can_edit(actor: Actor | None) -> bool:
-    return actor is not None and actor.has_role("supervisor")
+    return allows(actor, "form", "edit")
 
 
 def save_form(session: Session, actor: Actor, name: str, schema: Any, ui_schema: Any, title: str | None,

@@ -42,6 +42,7 @@ from .context import EngineContext
 from .db import transaction
 from .definitions import SPEC_CACHE, ParsedDefinition, get_version
 from .errors import InvalidInput, NotFound, NotPermitted
+from .permissions import allows
 from .runtime import _persist, _run, flush, restore
 from .serialization import FULL_SERIALIZER, dump_state, load_state
 from .taskaccess import lock_instance
@@ -81,7 +82,7 @@ class Assessment:
 
 
 def require_supervisor(actor: Actor) -> None:
-    if not actor.has_role(SUPERVISOR):
+    if not allows(actor, "definition", "migrate"):
         raise NotPermitted("只有流程管理员可以迁移流程实例。", "Only supervisors migrate process instances.",
                            {"roles": [SUPERVISOR]})
 

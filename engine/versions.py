@@ -24,6 +24,7 @@ from .definitions import DeployResult, deploy, get_version, latest_definition
 from .diagram_diff import DiagramDiff, diff_diagrams
 from .errors import Conflict, NotPermitted
 from .forms import FormStore
+from .permissions import allows
 
 SUPERVISOR = "supervisor"
 FINISHED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
@@ -56,7 +57,7 @@ class VersionPage:
 
 
 def _require_supervisor(actor: Actor) -> None:
-    if not actor.has_role(SUPERVISOR):
+    if not allows(actor, "definition", "release"):
         raise NotPermitted("只有流程管理员可以管理流程版本。", "Only supervisors manage process versions.",
                            {"roles": [SUPERVISOR]})
 
@@ -163,7 +164,7 @@ def list_versions(session: Session, actor: Actor, key: str, *, page: int = 1, pe
         .options(joinedload(ProcessDefinition.deployed_by))
         .order_by(ProcessDefinition.version.desc()).offset((page - 1) * per_page).limit(per_page)).scalars())
     counts: dict[int, int] | None = None
-    if actor.has_role(SUPERVISOR):
+    if allows(actor, "definition", "release"):
         ids = [d.id for d in definitions]
         counts = {definition_id: count for definition_id, count in session.execute(
             select(ProcessInstance.definition_id, func.count())

@@ -13,7 +13,7 @@ from engine.errors import InvalidInput
 
 from ..db import ctx, db
 from . import serializers
-from .auth import require_role
+from .auth import require_permission
 
 
 def list_definitions() -> list[dict[str, Any]]:
@@ -31,7 +31,7 @@ def _make_current() -> bool:
 
 
 def deploy_definition() -> tuple[dict[str, Any], int]:
-    require_role("supervisor")
+    require_permission("definition", "deploy")
     upload = request.files.get("file")
     if upload is None:
         raise InvalidInput("请以 multipart/form-data 上传字段 file（.bpmn 文件）。",

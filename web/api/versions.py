@@ -12,7 +12,7 @@ from engine.errors import InvalidInput
 
 from ..db import ctx, db
 from ..params import page_number
-from .auth import require_role
+from .auth import require_permission
 from .params import int_arg, json_body
 from .serializers import definition, page
 
@@ -36,7 +36,7 @@ def list_versions(key: str) -> dict[str, Any]:
 
 
 def release_version(key: str) -> dict[str, Any]:
-    require_role("supervisor")
+    require_permission("definition", "release")
     version = _version_field(json_body())
     row = versions.release(db(), g.actor, key, version, at=ctx().clock.now())
     db().commit()
@@ -44,7 +44,7 @@ def release_version(key: str) -> dict[str, Any]:
 
 
 def roll_back(key: str) -> tuple[dict[str, Any], int]:
-    require_role("supervisor")
+    require_permission("definition", "release")
     body = json_body()
     version = _version_field(body)
     comment = body.get("comment")

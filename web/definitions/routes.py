@@ -11,7 +11,7 @@ from engine import versions
 from engine.definitions import DeployResult, get_version, list_latest
 from engine.errors import DefinitionInvalid, InvalidInput, XunchaError
 
-from ..auth.routes import login_required, role_required
+from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
 from ..i18n import english, t
 from ..params import page_number
@@ -33,7 +33,7 @@ def index() -> tuple[str, int]:
 
 
 @bp.post("/definitions")
-@role_required("supervisor")
+@permission_required("definition", "deploy")
 def upload() -> tuple[str, int]:
     """Deploy, then show the list again with the outcome (re-posting identical XML is a no-op). Without
     ``make_current`` ticked, new cases keep starting on the version that was current (not sending the
@@ -115,13 +115,13 @@ def _act(key: str, action: str) -> Response:
 
 
 @bp.post("/definitions/<key>/release")
-@role_required("supervisor")
+@permission_required("definition", "release")
 def release(key: str) -> Response:
     return _act(key, "release")
 
 
 @bp.post("/definitions/<key>/rollback")
-@role_required("supervisor")
+@permission_required("definition", "release")
 def roll_back(key: str) -> Response:
     return _act(key, "rollback")
 

@@ -15,7 +15,7 @@ from engine.errors import InvalidInput
 
 from ..api.designer import draft_body, request_xml
 from ..api.params import json_body, optional_int_field
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db
 
 bp = Blueprint("designer", __name__, template_folder="templates")
@@ -23,7 +23,7 @@ SUPERVISOR = "supervisor"
 
 
 @bp.route("/designer")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def index() -> str:
     return render_template("designer/index.html", drafts=definition_drafts.list_drafts(db(), g.actor),
                            definitions=list_latest(db()))
@@ -37,13 +37,13 @@ def _modeler(key: str | None, version: int | None, xml_url: str, *, draft: Any =
 
 
 @bp.route("/designer/new")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def new() -> str:
     return _modeler(None, None, "")
 
 
 @bp.route("/designer/<key>")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def edit(key: str) -> str:
     """Open version ``version`` (default: the current one). With a saved draft of the process, the draft
     opens instead (a notice says so and offers to discard it) unless ``?version=`` asks for a version."""
@@ -58,14 +58,14 @@ def edit(key: str) -> str:
 
 
 @bp.route("/designer/<key>/draft.xml")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def draft_xml(key: str) -> Response:
     draft = definition_drafts.get_draft(db(), g.actor, key)
     return Response(draft.bpmn_xml, mimetype="application/xml", headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/designer/<key>/discard")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def discard(key: str) -> BaseResponse:
     definition_drafts.discard_draft(db(), g.actor, key)
     db().commit()
@@ -74,7 +74,7 @@ def discard(key: str) -> BaseResponse:
 
 
 @bp.put("/designer/drafts")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def save_draft() -> dict[str, Any]:
     """保存草稿 (JSON ``{bpmn_xml, revision, based_on_version}``): the key is the diagram's process id."""
     body = json_body()
@@ -87,13 +87,13 @@ def save_draft() -> dict[str, Any]:
 
 
 @bp.post("/designer/validate")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def validate() -> dict[str, Any]:
     return definition_drafts.validate(db(), ctx(), g.actor, request_xml(json_body())).as_dict()
 
 
 @bp.post("/designer/deploy")
-@role_required(SUPERVISOR)
+@permission_required("definition", "deploy")
 def deploy() -> tuple[dict[str, Any], int]:
     """部署 (JSON ``{bpmn_xml, comment, make_current}``): 201 with the new version, 200 when the XML is
     the newest version's; 422 lists the problems, each naming its element."""

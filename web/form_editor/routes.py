@@ -15,7 +15,7 @@ from engine import form_library
 from engine.errors import Conflict, FormInvalid, NotFound
 from engine.forms import Form, stored_key
 
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db
 from ..errors import locale
 from ..i18n import t
@@ -52,7 +52,7 @@ def _pretty(value: Any) -> str:
 
 
 @bp.route("")
-@role_required("supervisor")
+@permission_required("form", "edit")
 def index() -> str:
     q = request.args.get("q", "").strip()
     page = page_number(request.args.get("page"))
@@ -66,7 +66,7 @@ def index() -> str:
 
 
 @bp.route("/new")
-@role_required("supervisor")
+@permission_required("form", "edit")
 def new() -> str:
     """An empty form, or a copy of a shipped or stored form (``?from=rect_review_plan.schema.json``)."""
     source = request.args.get("from", "").strip()
@@ -81,7 +81,7 @@ def new() -> str:
 
 
 @bp.route("/<name>")
-@role_required("supervisor")
+@permission_required("form", "edit")
 def edit(name: str) -> str:
     rows = form_library.form_versions(db(), name)
     version = request.args.get("version", "")
@@ -101,7 +101,7 @@ def _editor(draft: Draft, *, versions: list[Any] | None = None, shown: int | Non
 
 
 @bp.post("")
-@role_required("supervisor")
+@permission_required("form", "edit")
 def save() -> Response | tuple[str, int]:
     posted = request.form
     draft = Draft(posted.get("name", "").strip(), posted.get("title", "").strip(), posted.get("schema", ""),
@@ -161,7 +161,7 @@ def _preview(schema_text: str, ui_text: str) -> Preview:
 
 
 @bp.post("/preview")
-@role_required("supervisor")
+@permission_required("form", "edit")
 def preview() -> tuple[str, int]:
     """The form drawn as a task page draws it (an HTML fragment), or its problems (422)."""
     shown = _preview(request.form.get("schema", ""), request.form.get("ui_schema", ""))

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from engine import migration
 from engine.errors import InvalidInput, XunchaError
 
-from ..auth.routes import role_required
+from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
 from ..i18n import t
 from ..params import page_number
@@ -42,7 +42,7 @@ def _defaults(choices: list[migration.VersionChoice]) -> tuple[int | None, int |
 
 
 @bp.route("/definitions/<key>/migrate")
-@role_required(migration.SUPERVISOR)
+@permission_required("definition", "migrate")
 def choose(key: str) -> str:
     choices = migration.version_choices(db(), g.actor, key)
     source, target = _defaults(choices)
@@ -64,7 +64,7 @@ def _version(field: str) -> int:
 
 
 @bp.post("/definitions/<key>/migrate")
-@role_required(migration.SUPERVISOR)
+@permission_required("definition", "migrate")
 def start(key: str) -> Response:
     """试运行 (``dry_run=1``) or 执行迁移; either way the run's report page follows."""
     dry_run = request.form.get("dry_run") != "0"
@@ -88,7 +88,7 @@ def start(key: str) -> Response:
 
 
 @bp.route("/definitions/<key>/migrations")
-@role_required(migration.SUPERVISOR)
+@permission_required("definition", "migrate")
 def history(key: str) -> str:
     return render_template("migration/history.html", key=key, runs=migration.list_runs(db(), g.actor, key))
 
@@ -104,7 +104,7 @@ def _matches(row: dict[str, Any], show: str) -> bool:
 
 
 @bp.route("/definitions/<key>/migrations/<int:run_id>")
-@role_required(migration.SUPERVISOR)
+@permission_required("definition", "migrate")
 def show(key: str, run_id: int) -> str:
     run = migration.get_run(db(), g.actor, key, run_id)
     show_filter = request.args.get("show") or "all"
