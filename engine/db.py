@@ -31,6 +31,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
+        _test_commit_delay(engine)
         return engine
     # No pre-ping: it costs a round trip on every checkout (~1 ms here, a sixth of a step). After a
     # database restart the first request on a dead connection fails with a clear "busy" answer
@@ -48,8 +49,9 @@ TEST_COMMIT_DELAY = "XUNCHA_TEST_STEP_DELAY"
 
 def _test_commit_delay(engine: Engine) -> None:
     """Failure tests only (tests/failure, docs/failure-testing.md): with XUNCHA_TEST_STEP_DELAY=<seconds> set,
-    every commit waits that long after the transaction's statements were sent and before COMMIT, so that a
-    process can be killed, or the database restarted, in the middle of a step. Unset: nothing is installed."""
+    every commit (PostgreSQL or SQLite) waits that long after the transaction's statements were sent and
+    before COMMIT, so that a process can be killed, or the database restarted, in the middle of a step.
+    Unset: nothing is installed."""
     delay = float(os.environ.get(TEST_COMMIT_DELAY) or 0)
     if delay > 0:
         event.listen(engine, "commit", lambda _conn: time.sleep(delay))
