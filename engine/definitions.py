@@ -23,12 +23,14 @@ from models import Group, ProcessDefinition
 
 from . import audit
 from .actors import Actor
-from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound
+from .errors import Conflict, DefinitionInvalid, InvalidInput, NotFound, TooLarge
 from .forms import FormStore
 from .validation import BPMN_NS, SPIFF_NS, Problem, check_structure, check_timer
 
 log = logging.getLogger(__name__)
 MAX_BPMN_BYTES = 5 * 1024 * 1024
+MAX_NAME_CHARS = 300  # a name becomes a task's title (human_task.name is 300 characters)
+MAX_ATTRIBUTE_CHARS = 4000
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,37 @@ def _safe_xml(xml: bytes) -> Any:
     return etree.fromstring(xml, parser=parser)
 
 
+def bpmn_too_large(size: int) -> TooLarge:
+    limit = MAX_BPMN_BYTES // (1024 * 1024)
+    problem = Problem(None, f"文件大小超过 {limit} MB 的上限。", f"The file is larger than the {limit} MB limit.")
+    return TooLarge(f"BPMN 文件过大（上限 {limit} MB）。", f"The BPMN file is too large (limit {limit} MB).",
+                    {"limit_bytes": MAX_BPMN_BYTES, "problems": [problem.as_dict()]})
+
+
+def _hostile_markup(root: Any) -> list[Problem]:
+    """What a diagram never needs and an attacker might: a DTD (entities are never expanded or loaded,
+    but we refuse rather than rely on it), and attribute values far past anything a modeller writes
+    (names become task titles of at most 300 characters)."""
+    problems: list[Problem] = []
+    docinfo = root.getroottree().docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        problems.append(Problem(None, "不允许在 BPMN 文件中使用 DTD（DOCTYPE）。",
+                                "DTDs (DOCTYPE) are not allowed in BPMN files."))
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue
+        for attribute, value in element.attrib.items():
+            limit = MAX_NAME_CHARS if attribute == "name" else MAX_ATTRIBUTE_CHARS
+            if len(value) > limit:
+                name = etree.QName(attribute).localname
+                problems.append(Problem(
+                    element.get("id"), f"属性 {name} 过长（{len(value)} 字，上限 {limit} 字）。",
+                    f"Attribute {name} is too long ({len(value)} characters, limit {limit})."))
+                if len(problems) >= 20:
+                    return problems
+    return problems
+
+
 def known_groups(session: Session) -> dict[str, str]:
     """Group keys and Chinese group names, each mapped to the key (what a lane may be named)."""
     names: dict[str, str] = {}
@@ -128,8 +161,8 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore, *, st
     or a form they name has since gone, so such problems are kept as warnings (and logged).
     """
     if len(xml) > MAX_BPMN_BYTES:
-        raise DefinitionInvalid("BPMN 文件过大（上限 5 MB）。", "The BPMN file is too large (limit 5 MB).",
-                                {"problems": []})
+        too_large = bpmn_too_large(len(xml))
+        raise DefinitionInvalid(too_large.message_zh, too_large.message_en, {"problems": too_large.details["problems"]})
     try:
         xml.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -144,6 +177,10 @@ def parse_definition(xml: bytes, groups: dict[str, str], forms: FormStore, *, st
                           f"Malformed XML (line {exc.lineno}): {exc.msg}")
         raise DefinitionInvalid("BPMN 文件不是有效的 XML。", "The BPMN file is not valid XML.",
                                 {"problems": [problem.as_dict()]}) from exc
+    hostile = _hostile_markup(root)
+    if hostile:
+        raise DefinitionInvalid("BPMN 文件含有不允许的内容。", "The BPMN file holds content that is not allowed.",
+                                {"problems": [p.as_dict() for p in hostile]})
     structural = check_structure(root) + _lane_groups(root, groups)[1]
     parser = SpiffBpmnParser()
     try:

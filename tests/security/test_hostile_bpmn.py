@@ -166,8 +166,6 @@ def test_a_file_over_the_limit_is_refused_everywhere_naming_the_limit(
     assert _stored(factory) == before
 
 
-@pytest.mark.xfail(strict=True, reason="engine/definitions.py accepts a DOCTYPE (never loaded) and any size of "
-                                       "attribute; reported to the lead for the validation's authors")
 @pytest.mark.parametrize("kind", sorted(NOT_YET_REFUSED))
 def test_a_dtd_or_a_huge_attribute_is_refused_too(client: FlaskClient, designer: dict[str, str],
                                                   factory: sessionmaker[Session], kind: str) -> None:
@@ -178,7 +176,7 @@ def test_a_dtd_or_a_huge_attribute_is_refused_too(client: FlaskClient, designer:
     assert _stored(factory) == before
 
 
-def test_an_external_entity_is_never_read_even_where_a_doctype_is_still_accepted(
+def test_an_external_entity_is_never_read(
         client: FlaskClient, designer: dict[str, str]) -> None:
     for kind in ("xxe_in_text", "xxe_parameter_entity"):
         with Timed():

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g, request
-from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from engine import definitions, versions
@@ -38,7 +37,7 @@ def deploy_definition() -> tuple[dict[str, Any], int]:
                            "Upload the .bpmn file as multipart/form-data field 'file'.", {"field": "file"})
     xml = upload.read(definitions.MAX_BPMN_BYTES + 1)
     if len(xml) > definitions.MAX_BPMN_BYTES:
-        raise RequestEntityTooLarge()
+        raise definitions.bpmn_too_large(len(xml))
     comment = (request.form.get("comment") or "").strip()[:500] or None
     result = versions.deploy_version(db(), xml, g.actor, ctx().forms, at=ctx().clock.now(), comment=comment,
                                      make_current=_make_current())
