@@ -53,7 +53,7 @@ REFUSED: dict[str, bytes] = {
 # What the checks below expect but the parser (engine/definitions.py, engine/validation.py, not ours to
 # edit while their authors work on them) does not refuse yet: reported to the lead. strict: once it is
 # refused, these fail and the marker comes off.
-NOT_YET_REFUSED = {
+HOSTILE_MARKUP = {
     "xxe_in_text": _with_doctype(XXE, documentation="&xxe;"),
     "xxe_parameter_entity": _with_doctype(
         '<!DOCTYPE bpmn:definitions [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>'),
@@ -166,12 +166,12 @@ def test_a_file_over_the_limit_is_refused_everywhere_naming_the_limit(
     assert _stored(factory) == before
 
 
-@pytest.mark.parametrize("kind", sorted(NOT_YET_REFUSED))
+@pytest.mark.parametrize("kind", sorted(HOSTILE_MARKUP))
 def test_a_dtd_or_a_huge_attribute_is_refused_too(client: FlaskClient, designer: dict[str, str],
                                                   factory: sessionmaker[Session], kind: str) -> None:
     before = _stored(factory)
     with Timed():
-        response = _deploy(client, designer, NOT_YET_REFUSED[kind])
+        response = _deploy(client, designer, HOSTILE_MARKUP[kind])
     assert response.status_code == 422
     assert _stored(factory) == before
 
@@ -180,7 +180,7 @@ def test_an_external_entity_is_never_read(
         client: FlaskClient, designer: dict[str, str]) -> None:
     for kind in ("xxe_in_text", "xxe_parameter_entity"):
         with Timed():
-            response = _deploy(client, designer, NOT_YET_REFUSED[kind])
+            response = _deploy(client, designer, HOSTILE_MARKUP[kind])
         assert "root:" not in response.get_data(as_text=True)
         if response.status_code == 201:
             stored = client.get(f"{API}/definitions/hostile/versions/{response.get_json()['version']}/bpmn",
