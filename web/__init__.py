@@ -61,9 +61,9 @@ def _register_blueprints(app: Flask) -> None:
     from .ledgers.routes import bp as ledgers_bp
     from .migration.routes import bp as migration_bp
     from .notifications.routes import bp as notifications_bp
-    from .planning.routes import bp as planning_bp
     from .ops import metrics
     from .ops.routes import bp as ops_bp
+    from .planning.routes import bp as planning_bp
     from .promotion.routes import bp as promotion_bp
     from .public.routes import bp as public_bp
     from .queue.routes import bp as queue_bp
