@@ -37,7 +37,7 @@ def sasac(browser_db: str) -> int:
     return inspection_id
 
 
-def test_group_enters_findings_and_a_clue_the_unit_sees_its_ledger_and_the_office_exports_it(
+def test_group_enters_findings_the_unit_sees_its_ledger_the_office_exports_it_and_the_unit_reimports_it(
         sasac: int, server: str, browser: Browser, tmp_path: Path) -> None:
     page = log_in(browser, server, "group1")
     page.on("dialog", lambda dialog: dialog.accept())
@@ -82,3 +82,17 @@ def test_group_enters_findings_and_a_clue_the_unit_sees_its_ledger_and_the_offic
     assert sheet["A1"].value == "市国有资产监督管理委员会巡察整改台账"
     assert [sheet.cell(row, 4).value for row in (5, 6)] == ["国有资产监管责任落实不到位。",
                                                             "“三重一大”决策制度执行不严格。"]
+
+    # The unit fills in its measures in the exported sheet and imports it back: preview, confirm, done.
+    workbook = load_workbook(saved)
+    workbook["整改台账"].cell(5, 6, "建立国有资产监管责任清单")  # 整改措施 of the first item
+    edited = tmp_path / "ledger-edited.xlsx"
+    workbook.save(edited)
+    unit.on("dialog", lambda dialog: dialog.accept())
+    unit.goto(f"{server}/ledgers")
+    unit.get_by_role("link", name="市国有资产监督管理委员会巡察整改台账").click()
+    unit.set_input_files("input[type=file][name=file]", str(edited))
+    unit.get_by_role("button", name="预览导入").click()
+    expect(unit.get_by_test_id("import-preview")).to_contain_text("建立国有资产监管责任清单")
+    unit.get_by_role("button", name="确认导入").click()
+    expect(unit.locator("[data-testid=ledger]")).to_contain_text("建立国有资产监管责任清单")
