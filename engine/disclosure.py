@@ -33,6 +33,7 @@ from .actors import Actor
 from .cases import RECTIFICATION_PROCESS
 from .context import EngineContext
 from .errors import Conflict, InvalidInput, NotFound
+from .paging import Page
 from .permissions import can_see_instance, org_id_of
 
 DISCLOSURE_STEP = "disclosure"  # the 整改公开 step of the shipped rectification diagram
@@ -252,26 +253,14 @@ def withdraw(session: Session, ctx: EngineContext, actor: Actor, publication_id:
 
 # -- listings --------------------------------------------------------------------------------------------
 
-@dataclass
-class Listing:
-    items: list[Publication]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
-
-
-def _page(session: Session, stmt: Any, page: int, per_page: int) -> Listing:
+def _page(session: Session, stmt: Any, page: int, per_page: int) -> Page[Publication]:
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.execute(stmt.order_by(Publication.published_at.desc(), Publication.id.desc())
                            .offset((page - 1) * per_page).limit(per_page)).scalars().all()
-    return Listing(list(rows), total, page, per_page)
+    return Page(list(rows), total, page, per_page)
 
 
-def public_page(session: Session, *, kind: str | None = None, page: int = 1, per_page: int = 20) -> Listing:
+def public_page(session: Session, *, kind: str | None = None, page: int = 1, per_page: int = 20) -> Page[Publication]:
     """What anyone may read: published, never withdrawn."""
     stmt = select(Publication).where(Publication.withdrawn_at.is_(None))
     if kind:
@@ -280,11 +269,11 @@ def public_page(session: Session, *, kind: str | None = None, page: int = 1, per
 
 
 def office_page(session: Session, actor: Actor, *, kind: str | None = None, page: int = 1,
-                per_page: int = 20) -> Listing:
+                per_page: int = 20) -> Page[Publication]:
     """Every publication (withdrawn ones too) of the offices the actor oversees."""
     paths = [r.org_path for r in actor.roles if r.group_key in ("office", "leading_group")]
     if not paths:
-        return Listing([], 0, page, per_page)
+        return Page([], 0, page, per_page)
     stmt = select(Publication).join(Organisation, Organisation.id == Publication.scope_org_id).where(
         or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths]))
     if kind:

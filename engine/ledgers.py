@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, lazyload, load_only
@@ -35,6 +35,7 @@ from . import audit
 from .actors import Actor
 from .calendar import LOCAL_TZ
 from .errors import Conflict, InvalidInput, NotFound, NotPermitted, RowsInvalid
+from .paging import Page
 from .permissions import (
     OVERSIGHT_ROLES,
     SCOPE,
@@ -47,20 +48,6 @@ from .taskaccess import lock_instance
 Row = TypeVar("Row", Clue, RectificationItem, ProcessInstance)
 T = TypeVar("T")
 INSTANCE_KEYS: dict[type, Any] = {Clue: Clue.instance_id, RectificationItem: RectificationItem.instance_id}
-
-
-@dataclass
-class Page(Generic[T]):
-    """One page of a listing and the total it was cut from."""
-
-    items: list[T]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _role_condition(actor: Actor, case_kind: str) -> ColumnElement[bool]:

@@ -21,8 +21,8 @@ from .calendar import LOCAL_TZ
 from .clock import Clock
 from .deadlines import yellow_from
 from .errors import NotFound
-from .ledgers import Page
 from .mail import Mail, Mailer
+from .paging import Page
 
 KIND_LABELS = {
     NotificationKind.OFFERED: ("新的组待办", "New task for your group"),

@@ -25,7 +25,7 @@ from .deadlines import COLOURS, GREEN, RED, YELLOW, yellow_from
 from .definitions import SPEC_CACHE, list_latest
 from .errors import InvalidInput, NotPermitted
 from .forms import FormStore
-from .ledgers import Page
+from .paging import Page
 from .permissions import OVERSIGHT_ROLES, candidate_filter, oversight_filter
 
 QUEUES = ("mine", "group", "done", "all")

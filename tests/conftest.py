@@ -15,6 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +31,7 @@ from engine.db import make_engine, make_session_factory, normalise_url, transact
 from engine.definitions import SPEC_CACHE
 from engine.migrate import upgrade
 from models import Base
+from tests.web.helpers import make_app
 
 DEFAULT_PG = "postgresql://postgres@127.0.0.1:5432/test"
 START = datetime(2026, 11, 25, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
@@ -165,3 +168,16 @@ def session(sql_engine: Engine) -> Iterator[Session]:
     """A read-only session for checking results (each engine call in a test has its own transaction)."""
     with make_session_factory(sql_engine, read_only=True)() as s:
         yield s
+
+
+@pytest.fixture
+def app(db_url: str, demo: demo_data.Demo, ctx: EngineContext) -> Iterator[Flask]:
+    """The web app on the test database, after the demo data exists (CSRF off; tests of CSRF turn it on)."""
+    app = make_app(db_url, ctx, WTF_CSRF_ENABLED=False)
+    yield app
+    app.extensions["xuncha.engine"].dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from engine import ledgers
 from engine.actors import Actor
-from engine.ledgers import Page
+from engine.paging import Page
 from models import AuditEvent, Clue, Organisation, ProcessInstance, RectificationItem
 
 from ..display import label

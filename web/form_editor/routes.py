@@ -4,7 +4,6 @@ own renderer (web.tasks.forms), so what they see is what the person doing the ta
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +13,7 @@ from werkzeug.wrappers import Response
 from engine import form_library
 from engine.errors import Conflict, FormInvalid, NotFound
 from engine.forms import Form, stored_key
+from engine.paging import Page
 
 from ..auth.routes import permission_required
 from ..db import ctx, db
@@ -25,14 +25,6 @@ from ..tasks.forms import localised, render_fields
 bp = Blueprint("form_editor", __name__, template_folder="templates", url_prefix="/designer/forms")
 PER_PAGE = 20
 EMPTY_SCHEMA: dict[str, Any] = {"title": "", "type": "object", "properties": {}, "required": []}
-
-
-@dataclass
-class Listing:
-    items: list[form_library.FormEntry]
-    page: int
-    pages: int
-    total: int
 
 
 @dataclass
@@ -57,8 +49,7 @@ def index() -> str:
     q = request.args.get("q", "").strip()
     page = page_number(request.args.get("page"))
     entries = form_library.list_forms(db(), ctx().forms, q)
-    listing = Listing(entries[(page - 1) * PER_PAGE:page * PER_PAGE], page,
-                      max(1, math.ceil(len(entries) / PER_PAGE)), len(entries))
+    listing = Page.cut(entries, page, PER_PAGE)
     usage = form_library.form_usage(db())
     used_by = {e.name: [(process, version, key) for key in ([e.key_for(v) for v in e.versions] or [e.key])
                         for process, version in usage.get(key, [])] for e in listing.items}

@@ -3,8 +3,6 @@ read the report, run it, and read past runs. Supervisors only (others 403)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -12,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from engine import migration
 from engine.errors import InvalidInput, XunchaError
+from engine.paging import Page
 
 from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
@@ -22,16 +21,6 @@ bp = Blueprint("migration", __name__, template_folder="templates")
 
 PER_PAGE = 50
 FILTERS = ("all", "movable", "not_movable", "moved", "failed", "skipped")
-
-
-@dataclass(frozen=True)
-class Listing:
-    """One page of a run's report, in the shape ``_pagination.html`` reads."""
-
-    rows: list[dict[str, Any]]
-    page: int
-    pages: int
-    total: int
 
 
 def _defaults(choices: list[migration.VersionChoice]) -> tuple[int | None, int | None]:
@@ -112,8 +101,7 @@ def show(key: str, run_id: int) -> str:
         abort(400)
     page = page_number(request.args.get("page"))
     rows = [row for row in run.report if _matches(row, show_filter)]
-    pages = max(1, math.ceil(len(rows) / PER_PAGE))
-    listing = Listing(rows[(page - 1) * PER_PAGE:page * PER_PAGE], page, pages, len(rows))
+    listing = Page.cut(rows, page, PER_PAGE)
     latest_dry_run = run.dry_run and run.id == next(
         (r.id for r in migration.list_runs(db(), g.actor, key) if r.dry_run
          and (r.from_definition_id, r.to_definition_id) == (run.from_definition_id, run.to_definition_id)), None)
