@@ -366,3 +366,15 @@ def test_a_retried_upload_is_the_same_request_whatever_its_multipart_boundary(
     assert retry.headers["Idempotent-Replay"] == "true" and retry.get_json() == first.get_json()
     assert other_file.status_code == 422
     assert [a["id"] for a in office.get(f"/instances/{iid}/attachments").get_json()] == [first.get_json()["id"]]
+
+
+def test_a_keyed_multipart_request_with_a_nameless_part_is_refused_not_a_500(
+        client: FlaskClient, factory: sessionmaker[Session], demo: Demo) -> None:
+    """Found by the fuzzer: a part without a name must not break the request's fingerprint."""
+    designer = Caller(client, "designer1")
+    body = (b'--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n'
+            b'--b\r\nContent-Disposition: form-data; name="comment"\r\n\r\nx\r\n--b--\r\n')
+    response = client.post(f"{API}/definitions", data=body, content_type="multipart/form-data; boundary=b",
+                           headers={"Authorization": f"Bearer {designer.token}", **keyed("nameless-1")})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_input"
+    assert records(factory) == 0

@@ -62,8 +62,10 @@ def _body() -> bytes:
     content digest) — a client's retry draws a new random boundary, which must not make it another request."""
     if request.mimetype != "multipart/form-data":
         return request.get_data()
-    fields = sorted(request.form.items(multi=True))
-    files = sorted((name, upload.filename or "", _digest(upload.stream))
+    # A malformed part may come without a name: compare as text, so such a request is refused by the view
+    # (400/422) rather than failing here.
+    fields = sorted((str(name), str(value)) for name, value in request.form.items(multi=True))
+    files = sorted((str(name), upload.filename or "", _digest(upload.stream))
                    for name, upload in request.files.items(multi=True))
     return json.dumps({"fields": fields, "files": files}, ensure_ascii=False).encode()
 
