@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
-from models import HumanTask, ProcessInstance
+from models import HumanTask, Organisation, ProcessInstance
 
 from .actors import Actor
 from .errors import NotPermitted
@@ -108,6 +108,16 @@ def candidate_filter(actor: Actor) -> ColumnElement[bool]:
         clauses.append(and_(HumanTask.candidate_group == role.group_key,
                             HumanTask.candidate_org_path.startswith(role.org_path, autoescape=True)))
     return or_(*clauses) if clauses else false()
+
+
+def cases_owned_within(paths: list[str]) -> ColumnElement[bool]:
+    """SQL condition: cases whose owning office (the ``_scope`` binding) lies inside one of ``paths``."""
+    return or_(*[ProcessInstance.bindings[SCOPE].as_string().startswith(p, autoescape=True) for p in paths])
+
+
+def orgs_within(paths: list[str]) -> ColumnElement[bool]:
+    """SQL condition: organisations inside one of the subtrees ``paths``."""
+    return or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths])
 
 
 def oversight_filter(actor: Actor) -> ColumnElement[bool]:

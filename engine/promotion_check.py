@@ -28,7 +28,7 @@ from . import audit
 from .actors import Actor
 from .errors import InvalidInput, NotFound, NotPermitted
 from .ledgers import record_clue_reads
-from .permissions import SCOPE, is_recused
+from .permissions import cases_owned_within, is_recused
 from .statistics import CLUE_STAGES
 
 EXACT, NAME_ONLY = "exact", "name_only"
@@ -98,18 +98,14 @@ def _scope_paths(actor: Actor) -> list[str]:
     return paths
 
 
-def _in_scope(paths: list[str]) -> Any:
-    return or_(*[ProcessInstance.bindings[SCOPE].as_string().startswith(p, autoescape=True) for p in paths])
-
-
 def _clues_in(paths: list[str]) -> Any:
     return (select(Clue, ProcessInstance).join(ProcessInstance, ProcessInstance.id == Clue.instance_id)
-            .where(_in_scope(paths)).order_by(Clue.handed_over_at, Clue.id))
+            .where(cases_owned_within(paths)).order_by(Clue.handed_over_at, Clue.id))
 
 
 def _items_in(paths: list[str]) -> Any:
     return (select(RectificationItem).join(ProcessInstance, ProcessInstance.id == RectificationItem.instance_id)
-            .where(_in_scope(paths)).order_by(RectificationItem.id))
+            .where(cases_owned_within(paths)).order_by(RectificationItem.id))
 
 
 def _matches(person: dict[str, Any], name: str, id_number: str | None) -> str | None:

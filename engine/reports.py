@@ -28,7 +28,7 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import Organisation, ReportDocument
@@ -37,6 +37,7 @@ from . import audit, filestore
 from .actors import Actor
 from .calendar import LOCAL_TZ
 from .errors import InvalidInput, NotFound, NotPermitted, ServiceUnavailable
+from .permissions import orgs_within
 from .statistics import Figures, figures, oversight_paths
 
 BULLETIN = "bulletin"  # 督查通报
@@ -249,7 +250,7 @@ def list_reports(session: Session, actor: Actor, *, page: int = 1, per_page: int
                  ) -> tuple[list[ReportDocument], int]:
     """Reports issued within the actor's oversight scope, newest first, with the total."""
     paths = oversight_paths(actor)
-    condition = or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths])
+    condition = orgs_within(paths)
     base = select(ReportDocument).join(Organisation, Organisation.id == ReportDocument.scope_org_id).where(condition)
     total = session.execute(select(func.count()).select_from(base.subquery())).scalar_one()
     rows = session.execute(base.order_by(ReportDocument.generated_at.desc(), ReportDocument.id.desc())

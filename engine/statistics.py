@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -32,7 +32,7 @@ from . import coverage
 from .actors import Actor
 from .calendar import LOCAL_TZ, working_days_between
 from .errors import NotPermitted
-from .permissions import OVERSIGHT_ROLES, SCOPE
+from .permissions import OVERSIGHT_ROLES, cases_owned_within, orgs_within
 
 CITY_LEVEL = "市直单位"
 CLUE_STAGES = {
@@ -55,9 +55,7 @@ def oversight_paths(actor: Actor) -> list[str]:
 
 def _in_scope(paths: list[str], under: str | None = None) -> ColumnElement[bool]:
     """Cases owned by an office inside the actor's scope (and, optionally, inside ``under``)."""
-    scope = ProcessInstance.bindings[SCOPE].as_string()
-    clauses = [scope.startswith(p, autoescape=True) for p in paths]
-    condition = or_(*clauses)
+    condition = cases_owned_within(paths)
     if under:
         condition = and_(condition, ProcessInstance.unit_path.startswith(under, autoescape=True))
     return condition
@@ -239,7 +237,7 @@ def _clues(session: Session, paths: list[str], now: datetime, under: str | None)
 def _coverage(session: Session, paths: list[str], today: date, under: str | None) -> tuple[list[CoverageYear], int]:
     """Per year of the current term plans in scope: units planned for that year and units first inspected
     that year, by engine.coverage's rule (the one the planning pages use)."""
-    plan_scope = or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths])
+    plan_scope = orgs_within(paths)
     plans = session.execute(select(TermPlan).join(Organisation, Organisation.id == TermPlan.org_id)
                             .where(plan_scope, TermPlan.start_year <= today.year,
                                    TermPlan.end_year >= today.year)).scalars().all()
@@ -275,6 +273,6 @@ def counties_in_scope(session: Session, actor: Actor) -> list[Organisation]:
     paths = oversight_paths(actor)
     return list(session.execute(
         select(Organisation).where(Organisation.kind == OrgKind.COUNTY,
-                                   or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths]))
+                                   orgs_within(paths))
         .order_by(Organisation.name)).scalars())
 
