@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import g, request, send_file
+from flask import g, request
 from werkzeug.wrappers import Response
 
 from engine import promotion_check, reports, statistics
@@ -15,7 +15,7 @@ from models import ReportDocument
 
 from ..db import ctx, db
 from ..params import page_number
-from ..reports.routes import chart_data, county_filter
+from ..reports.routes import chart_data, county_filter, pdf_response
 from .auth import require_permission
 from .params import json_body
 from .serializers import iso
@@ -60,11 +60,7 @@ def create_report() -> tuple[dict[str, Any], int]:
 
 def get_report_pdf(report_id: int) -> Response:
     require_permission("report", "read")
-    document = reports.get_report(db(), g.actor, report_id)
-    response = send_file(reports.report_path(document, ctx().attachments_dir), mimetype="application/pdf",
-                         as_attachment=True, download_name=f"{document.title}.pdf", etag=document.sha256)
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
+    return pdf_response(reports.get_report(db(), g.actor, report_id))
 
 
 def create_promotion_check() -> dict[str, Any]:

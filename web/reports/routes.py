@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from engine import reports, statistics
 from engine.errors import NotFound
 from engine.permissions import allows
-from models import Organisation
+from models import Organisation, ReportDocument
 
 from ..auth.routes import permission_required
 from ..db import ctx, db
@@ -86,9 +86,12 @@ def generate() -> Response:
 @bp.route("/reports/<int:report_id>.pdf")
 @permission_required("report", "read")
 def download(report_id: int) -> Response:
-    document = reports.get_report(db(), g.actor, report_id)
+    return pdf_response(reports.get_report(db(), g.actor, report_id), inline=request.args.get("inline") == "1")
+
+
+def pdf_response(document: ReportDocument, *, inline: bool = False) -> Response:
+    """An issued report's stored PDF, named after its title (the page and the API serve it alike)."""
     response = send_file(reports.report_path(document, ctx().attachments_dir), mimetype="application/pdf",
-                         as_attachment=request.args.get("inline") != "1",
-                         download_name=f"{document.title}.pdf", etag=document.sha256)
+                         as_attachment=not inline, download_name=f"{document.title}.pdf", etag=document.sha256)
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
