@@ -1,17 +1,25 @@
-"""The reader's language on pages: zh_CN, or English for people who chose it (``User.locale``).
+"""The reader's language: zh_CN, or English for people who chose it (``User.locale``).
 
-Messages people act on — form errors, the error banner, flash messages — come in both languages
-(every XunchaError carries a zh_CN and an English message); labels from form schemas and most page
-text stay Chinese. ``web.errors.locale`` decides which language a request reads.
+Page text is written in Chinese and marked with gettext (``_('中文')`` in templates and web code):
+the Chinese is the msgid, so zh_CN needs no catalogue, and English comes from
+``web/translations/en/LC_MESSAGES/messages.po``. ``web.errors.locale`` decides which language a request
+reads. Pairs that are data rather than page text — every XunchaError's zh_CN and English message, the
+(zh, en) label tables of ``engine`` — are picked with ``t(zh, en)``. docs/i18n.md says where the line is.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from flask import Flask
+from flask_babel import Babel
 
 from .errors import locale
+
+TRANSLATIONS = Path(__file__).parent / "translations"
 
 
 def english() -> bool:
@@ -19,12 +27,32 @@ def english() -> bool:
 
 
 def t(zh: str, en: str) -> str:
-    """The text in the reader's language."""
+    """One of a (zh, en) pair that is data — an error's two messages, an engine label — in the reader's language."""
     return en if english() else zh
 
 
+def N_(msgid: str) -> str:
+    """Marks a msgid in a module-level table; the page translates it when it shows it."""
+    return msgid
+
+
+def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
+    """Writes each .mo next to its .po when missing or older, so a fresh clone and the tests need no build step."""
+    for po_path in directory.glob("*/LC_MESSAGES/*.po"):
+        mo_path = po_path.with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        with po_path.open("rb") as po_file:
+            catalog = read_po(po_file)
+        with mo_path.open("wb") as mo_file:
+            write_mo(mo_file, catalog)
+
+
 def install(app: Flask) -> None:
-    """``t(zh, en)`` and ``ui_locale`` in every template."""
+    """Flask-Babel with the request's language, and ``t`` and ``ui_locale`` in every template."""
+    compile_catalogues()
+    Babel(app, locale_selector=locale, default_locale="zh_CN",
+          default_translation_directories=str(TRANSLATIONS))
     app.add_template_global(t, "t")
 
     @app.context_processor

@@ -9,6 +9,7 @@ from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine.accounts import change_password, credential_stamp, set_locale
@@ -147,7 +148,7 @@ def login() -> Response | tuple[str, int] | str:
                 record_login(audit_session, user, "web")
             return redirect(_safe_next(request.args.get("next")))
     elif request.args.get("expired"):
-        error = t("登录已过期，请重新登录。", "Your session has expired; please log in again.")
+        error = _('登录已过期，请重新登录。')
     return render_template("auth/login.html", error=error, username=request.form.get("username", ""))
 
 

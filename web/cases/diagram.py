@@ -4,6 +4,7 @@ wait — with its history beside it (engine.instance_view). Read-only, for whoev
 from __future__ import annotations
 
 from flask import Response, g, render_template
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine import instance_view
@@ -29,7 +30,7 @@ def notes(diagram: InstanceDiagram, holders: dict[int, str]) -> tuple[dict[str, 
     on_task: dict[str, list[str]] = {}
     current = {task.bpmn_id for task in diagram.current}
     for timer in diagram.timers:
-        text = f"{timer.grade or t('定时', 'Timer')} {display.local_time(timer.due_at)}"
+        text = f"{timer.grade or _('定时')} {display.local_time(timer.due_at)}"
         tooltips[timer.element_id] = f"{timer.name} · {text}" if timer.name else text
         if timer.attached_to in current:
             on_task.setdefault(timer.attached_to, []).append(text)
@@ -38,7 +39,7 @@ def notes(diagram: InstanceDiagram, holders: dict[int, str]) -> tuple[dict[str, 
     for element in dict.fromkeys(task.bpmn_id for task in diagram.current):
         tasks = diagram.at(element)
         dues = [task.due_at for task in tasks if task.due_at is not None]
-        due = t("期限 ", "due ") + display.local_time(min(dues), "%Y-%m-%d") if dues else ""
+        due = _('期限 ') + display.local_time(min(dues), "%Y-%m-%d") if dues else ""
         who = t(f"{len(tasks)} 项在此", f"{len(tasks)} items here") if len(tasks) > 1 else holders.get(tasks[0].id, "")
         lines = [" · ".join(part for part in (who, due) if part)]
         if on_task.get(element):
@@ -57,7 +58,7 @@ def diagram(instance_id: int) -> str:
     actor_ids = {entry.event.actor_id for entry in view.history if entry.event.actor_id}
     names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids))).all()) \
         if actor_ids else {}
-    history = [(entry, names.get(entry.event.actor_id or 0, entry.event.actor_name or t("系统", "System")),
+    history = [(entry, names.get(entry.event.actor_id or 0, entry.event.actor_name or _('系统')),
                 event_summary(entry.event)) for entry in view.history]
     record_case_read(view.instance, "diagram")
     titles, tooltips = notes(view, holders)

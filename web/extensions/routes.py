@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response
 
@@ -42,8 +43,8 @@ def moved_deadline(row: Any, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
     if original is None or original == due:
         return Markup("{}").format(local_time(due, fmt))
     return Markup('<span class="moved-deadline">{} {}，{} {}</span>').format(
-        t("原定期限", "Originally due"), local_time(original, fmt),
-        t("已延期至", "now extended to"), local_time(due, fmt))
+        _('原定期限'), local_time(original, fmt),
+        _('已延期至'), local_time(due, fmt))
 
 
 def _step(action: Any, done: str, then: str) -> Response:
@@ -67,7 +68,7 @@ def ask(task_id: int) -> Response:
     def action() -> None:
         due = extensions.due_from_text(request.form.get("requested_due_at"))
         extensions.request_extension(db(), ctx(), g.actor, task_id, due, request.form.get("reason", ""))
-    return _step(action, t("延期申请已提交，等待审批。", "Extension requested; awaiting a decision."),
+    return _step(action, _('延期申请已提交，等待审批。'),
                  url_for("tasks.show", task_id=task_id))
 
 
@@ -91,7 +92,7 @@ def _back(default: str) -> str:
 @login_required
 def approve(request_id: int) -> Response:
     return _step(lambda: extensions.approve(db(), ctx(), g.actor, request_id, request.form.get("note")),
-                 t("已批准延期，期限已调整。", "Extension approved; the deadline has moved."),
+                 _('已批准延期，期限已调整。'),
                  _back(url_for("extensions.index")))
 
 
@@ -99,21 +100,21 @@ def approve(request_id: int) -> Response:
 @login_required
 def refuse(request_id: int) -> Response:
     return _step(lambda: extensions.refuse(db(), ctx(), g.actor, request_id, request.form.get("note")),
-                 t("已驳回延期申请。", "Extension refused."), _back(url_for("extensions.index")))
+                 _('已驳回延期申请。'), _back(url_for("extensions.index")))
 
 
 @bp.post("/extensions/<int:request_id>/withdraw")
 @login_required
 def withdraw(request_id: int) -> Response:
     return _step(lambda: extensions.withdraw(db(), ctx(), g.actor, request_id),
-                 t("已撤回延期申请。", "Extension request withdrawn."), _back(url_for("extensions.index")))
+                 _('已撤回延期申请。'), _back(url_for("extensions.index")))
 
 
 @bp.post("/cases/<int:instance_id>/suspend")
 @login_required
 def suspend(instance_id: int) -> Response:
     return _step(lambda: suspension.suspend(db(), ctx(), g.actor, instance_id, request.form.get("reason", "")),
-                 t("案件已中止，期限暂停计算。", "Case suspended; its clocks have stopped."),
+                 _('案件已中止，期限暂停计算。'),
                  url_for("cases.show", instance_id=instance_id))
 
 
@@ -121,5 +122,5 @@ def suspend(instance_id: int) -> Response:
 @login_required
 def resume(instance_id: int) -> Response:
     return _step(lambda: suspension.resume(db(), ctx(), g.actor, instance_id, request.form.get("note")),
-                 t("案件已恢复办理，期限已顺延。", "Case resumed; its deadlines have moved on."),
+                 _('案件已恢复办理，期限已顺延。'),
                  url_for("cases.show", instance_id=instance_id))

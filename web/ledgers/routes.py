@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -147,7 +148,7 @@ def reconcile(unit_id: int) -> Response:
         flash(t(exc.message_zh, exc.message_en), "error")
         return redirect(url_for("ledgers.rectification", unit_id=unit_id))
     db().commit()
-    flash(t("已对账，台账快照已保存。", "Reconciled; the ledger as of now was recorded."), "success")
+    flash(_('已对账，台账快照已保存。'), "success")
     return redirect(url_for("ledgers.rectification", unit_id=unit_id))
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from flask import g, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import disclosure
@@ -12,7 +13,6 @@ from models import Organisation, PublicationKind, User
 
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
 from ..params import page_number
 from .routes import bp, step
 
@@ -73,7 +73,7 @@ def publish() -> Response:
     kind, source = _kind(request.form.get("kind")), _source(request.form.get("source"))
     values = {name: request.form.get(name, "") for name in FIELDS if name in request.form}
     return step(lambda: disclosure.publish(db(), ctx(), g.actor, kind=kind, source_id=source, values=values),
-                t("已发布，公众可在“公开信息”页面看到。", "Published: the public page now shows it."),
+                _('已发布，公众可在“公开信息”页面看到。'),
                 url_for("planning.publications"))
 
 
@@ -81,5 +81,5 @@ def publish() -> Response:
 @login_required
 def withdraw_publication(publication_id: int) -> Response:
     return step(lambda: disclosure.withdraw(db(), ctx(), g.actor, publication_id, request.form.get("reason", "")),
-                t("已撤回，公开页面不再显示。", "Withdrawn: the public page no longer shows it."),
+                _('已撤回，公开页面不再显示。'),
                 url_for("planning.publications"))

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import g, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import disclosure, planning, revisits, runtime
@@ -14,7 +15,6 @@ from models import ProcessInstance, RectificationItem, TermPlan
 
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
 from .routes import bp, step
 
 
@@ -69,5 +69,5 @@ def start_revisit(instance_id: int) -> Response:
             reopen_item_ids=[int(v) for v in form.getlist("reopen_item_id") if v.isdigit()],
             new_problems=form.get("new_problems", "").splitlines(), due_on=due,
             round_id=int(round_id) if round_id.isdigit() else None, team_id=int(team_id) if team_id.isdigit() else None)
-    return step(action, t("已开展回头看，整改事项已重新打开。", "回头看 started; the items are open again."),
+    return step(action, _('已开展回头看，整改事项已重新打开。'),
                 lambda r: url_for("cases.show", instance_id=r.instance.id))

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import coverage as rules
@@ -96,7 +97,7 @@ def _round_values() -> dict[str, Any]:
 def create_round(plan_id: int) -> Response:
     values = {k: v for k, v in _round_values().items() if v != "" or k in ("year",)}
     return step(lambda: planning.create_round(db(), ctx(), g.actor, plan_id, values),
-                t("已新建巡察轮次。", "Round created."), lambda r: url_for("planning.round_page", round_id=r.id))
+                _('已新建巡察轮次。'), lambda r: url_for("planning.round_page", round_id=r.id))
 
 
 @bp.route("/planning/rounds/<int:round_id>")
@@ -123,7 +124,7 @@ def update_round(round_id: int) -> Response:
     values: dict[str, Any] = _round_values()
     values.pop("year", None)
     return step(lambda: planning.update_round(db(), ctx(), g.actor, round_id, values),
-                t("已保存轮次信息。", "Round saved."), url_for("planning.round_page", round_id=round_id))
+                _('已保存轮次信息。'), url_for("planning.round_page", round_id=round_id))
 
 
 @bp.post("/planning/rounds/<int:round_id>/stage")
@@ -166,7 +167,7 @@ def update_inspection(inspection_id: int) -> Response:
     if _int_field("team_id"):
         values["team_id"] = _int_field("team_id")
     return step(lambda: planning.update_inspection(db(), ctx(), g.actor, inspection_id, values),
-                t("已保存。", "Saved."), url_for("planning.round_page", round_id=inspection.round_id))
+                _('已保存。'), url_for("planning.round_page", round_id=inspection.round_id))
 
 
 from . import publications, revisits  # noqa: E402,F401  (their routes join this blueprint)

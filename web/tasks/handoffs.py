@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, g, redirect, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import handling, returns, runtime
@@ -85,7 +86,7 @@ def resolve(task_id: int) -> Response | tuple[str, int]:
     revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: handling.resolve_task(db(), ctx(), g.actor, task_id, data,
                                                                expected_revision=revision),
-                     t("已交回委派人审核。", "Handed back to the owner for approval."),
+                     _('已交回委派人审核。'),
                      url_for("queue.tasks", queue="mine"))
 
 
@@ -103,5 +104,5 @@ def return_(task_id: int) -> Response | tuple[str, int]:
         flash(t(field.get("message_zh", exc.message_zh), field.get("message_en", exc.message_en)), "error")
         return task_page(task), 422
     session.commit()
-    flash(t("已退回。", "Returned."), "success")
+    flash(_('已退回。'), "success")
     return redirect(url_for("cases.show", instance_id=task.instance_id))

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import drafts, runtime
@@ -19,7 +20,6 @@ from ..auth.routes import login_required
 from ..content.uploads import attach_form_uploads, evidence_choices
 from ..db import ctx, db
 from ..errors import locale
-from ..i18n import t
 from ..reads import record_case_read
 from .forms import add_row, parse_submission, render_fields
 
@@ -80,7 +80,7 @@ def show(task_id: int) -> str:
 def claim(task_id: int) -> Response:
     runtime.claim_task(db(), ctx(), g.actor, task_id)
     db().commit()
-    flash(t("已签收，请办理。", "Claimed; the task is yours to handle."), "success")
+    flash(_('已签收，请办理。'), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -89,7 +89,7 @@ def claim(task_id: int) -> Response:
 def unclaim(task_id: int) -> Response:
     runtime.unclaim_task(db(), ctx(), g.actor, task_id)
     db().commit()
-    flash(t("已退回组待办。", "Returned to the group queue."), "success")
+    flash(_('已退回组待办。'), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -116,7 +116,7 @@ def complete(task_id: int) -> Response | tuple[str, int]:
     revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: runtime.complete_task(
         session, ctx(), g.actor, task_id, data, expected_revision=revision, claim_if_free=True),
-        t("已提交，案件进入下一环节。", "Submitted; the case moves on to its next step."),
+        _('已提交，案件进入下一环节。'),
         url_for("cases.show", instance_id=task.instance_id))
 
 
@@ -126,7 +126,7 @@ def _save_draft(task: HumanTask, data: dict[str, Any]) -> Response | tuple[str, 
     revision = form_revision(request.form.get("revision"))
     return form_step(task, data, lambda: drafts.save_draft(db(), ctx(), g.actor, task.id, data,
                                                            expected_revision=revision),
-                     t("草稿已保存。", "Draft saved."), url_for("tasks.show", task_id=task.id))
+                     _('草稿已保存。'), url_for("tasks.show", task_id=task.id))
 
 
 def form_step(task: HumanTask, data: dict[str, Any], step: Callable[[], object], done: str, then: str
