@@ -57,6 +57,7 @@ def _register_blueprints(app: Flask) -> None:
     from .designer.routes import bp as designer_bp
     from .extensions.routes import bp as extensions_bp
     from .form_editor.routes import bp as form_editor_bp
+    from .incidents.routes import bp as incidents_bp
     from .intake.routes import bp as intake_bp
     from .ledgers.routes import bp as ledgers_bp
     from .migration.routes import bp as migration_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(designer_bp)
     app.register_blueprint(migration_bp)
     app.register_blueprint(form_editor_bp)
+    app.register_blueprint(incidents_bp)
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(api_bp)
 

@@ -10,7 +10,10 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from engine.errors import XunchaError
+from engine import incidents
+from engine.errors import SandboxRefused, XunchaError
+
+from .db import ctx, writing
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,29 @@ def _respond(status: int, code: str, zh: str, en: str, details: dict[str, Any] |
     return response
 
 
+def record_refusal(error: SandboxRefused) -> None:
+    """A person's step the sandbox stopped was rolled back with everything else: record the incident on
+    the case (the task or case the URL names) in a transaction of its own, so the office learns of the
+    broken diagram. The person still gets the 422; a failure to record is logged, never answered."""
+    ids = {name: value for name, value in (request.view_args or {}).items()
+           if name in ("task_id", "instance_id") and isinstance(value, int)}
+    actor = g.get("actor")
+    if actor is None or not ids:
+        log.warning("sandbox refused code on %s %s (no case to record it on): %s", request.method, request.path,
+                    error.message_en)
+        return
+    if "db" in g:
+        g.db.rollback()  # the failed step's transaction: its lock on the case, SQLite's write lock
+    try:
+        with writing() as session:
+            instance_id = incidents.record_refused_step(session, actor, error, at=ctx().clock.now(), **ids)
+    except Exception:
+        log.exception("could not record the sandbox refusal on %s %s", request.method, request.path)
+        return
+    if instance_id is not None:
+        error.details["instance_id"] = instance_id
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(XunchaError)
     def _domain(error: XunchaError) -> Response:
@@ -64,6 +90,11 @@ def register(app: Flask) -> None:
         if "retry_after_seconds" in error.details:  # 429/503: when to come back
             response.headers["Retry-After"] = str(error.details["retry_after_seconds"])
         return response
+
+    @app.errorhandler(SandboxRefused)
+    def _refused(error: SandboxRefused) -> Response:
+        record_refusal(error)
+        return _domain(error)
 
     @app.errorhandler(CSRFError)
     def _csrf(error: CSRFError) -> Response:
