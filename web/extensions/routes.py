@@ -16,7 +16,7 @@ from models import HumanTask, ProcessInstance, TaskStatus
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..display import local_time
-from ..pages import refused
+from ..i18n import t
 
 bp = Blueprint("extensions", __name__, template_folder="templates")
 
@@ -52,7 +52,11 @@ def _step(action: Any, done: str, then: str) -> Response:
     try:
         action()
     except XunchaError as exc:
-        return refused(exc, then)
+        db().rollback()
+        if exc.status == 404:
+            raise
+        flash(t(exc.message_zh, exc.message_en), "error")
+        return redirect(then)
     db().commit()
     flash(done, "success")
     return redirect(then)
