@@ -14,6 +14,7 @@ from engine.errors import DefinitionInvalid, InvalidInput, XunchaError
 from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
 from ..i18n import english, t
+from ..pages import refused
 from ..params import page_number
 
 bp = Blueprint("definitions", __name__, template_folder="templates")
@@ -101,14 +102,10 @@ def _act(key: str, action: str) -> Response:
             done = t(f"已回滚：第 {new} 版沿用第 {version} 版的内容，新建案件将使用它。",
                      f"Rolled back: version {new} carries version {version}'s content; new cases start on it.")
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
         problems = exc.details.get("problems") or []
         field = "message_en" if english() else "message_zh"
         lines = "; ".join(p.get(field, "") for p in problems if p.get("severity", "error") == "error")
-        flash(t(exc.message_zh, exc.message_en) + (f" {lines}" if lines else ""), "error")
-        return redirect(url_for("definitions.list_versions", key=key))
+        return refused(exc, url_for("definitions.list_versions", key=key), f" {lines}" if lines else "")
     db().commit()
     flash(done, "success")
     return redirect(url_for("definitions.list_versions", key=key))

@@ -16,7 +16,7 @@ from models import HumanTask, ProcessInstance, TaskStatus
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..display import local_time
-from ..i18n import t
+from ..pages import refused
 
 bp = Blueprint("extensions", __name__, template_folder="templates")
 
@@ -52,11 +52,7 @@ def _step(action: Any, done: str, then: str) -> Response:
     try:
         action()
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(then)
+        return refused(exc, then)
     db().commit()
     flash(done, "success")
     return redirect(then)

@@ -15,6 +15,7 @@ from engine.errors import InvalidInput, RowsInvalid, XunchaError
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
+from ..pages import refused
 
 bp = Blueprint("intake", __name__, template_folder="templates")
 
@@ -78,11 +79,7 @@ def save_report(inspection_id: int, slug: str) -> Response:
                            signed_on=request.form.get("signed_on") or None,
                            revision=int(revision) if revision.isdigit() else None, now=ctx().clock.now())
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(url_for("intake.show", inspection_id=inspection_id))
+        return refused(exc, url_for("intake.show", inspection_id=inspection_id))
     db().commit()
     flash(t(f"{kind}已保存。", f"The {slug} report was saved."), "success")
     return redirect(url_for("intake.show", inspection_id=inspection_id))

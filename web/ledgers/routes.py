@@ -17,6 +17,7 @@ from models import ItemStatus, ProcessInstance, RectificationItem
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
+from ..pages import refused
 from ..params import page_number
 from ..reads import record_clue_reads
 from . import service
@@ -88,11 +89,7 @@ def edit_item(unit_id: int, item_id: int) -> Response | str:
         try:
             changes = ledgers.update_item(session, g.actor, item_id, values, ctx().clock.now())
         except XunchaError as exc:
-            session.rollback()
-            if exc.status == 404:
-                raise
-            flash(t(exc.message_zh, exc.message_en), "error")
-            return redirect(url_for("ledgers.edit_item", unit_id=unit_id, item_id=item_id))
+            return refused(exc, url_for("ledgers.edit_item", unit_id=unit_id, item_id=item_id))
         session.commit()
         flash(t(f"已保存（修改 {len(changes)} 项）。", f"Saved ({len(changes)} column(s) changed)."), "success")
         return redirect(url_for("ledgers.rectification", unit_id=unit_id))
@@ -126,11 +123,7 @@ def import_confirm(unit_id: int) -> Response:
     try:
         done = service.confirm(unit_id, request.form.get("sheet", ""), request.form.get("basis", ""))
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(url_for("ledgers.rectification", unit_id=unit_id))
+        return refused(exc, url_for("ledgers.rectification", unit_id=unit_id))
     flash(t(f"导入完成：更新 {done['updated']} 项，新增 {done['created']} 项。",
             f"Imported: {done['updated']} updated, {done['created']} added."), "success")
     return redirect(url_for("ledgers.rectification", unit_id=unit_id))
@@ -142,11 +135,7 @@ def reconcile(unit_id: int) -> Response:
     try:
         reconciliation.reconcile(db(), g.actor, unit_id, request.form.get("note"), ctx().clock.now())
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(url_for("ledgers.rectification", unit_id=unit_id))
+        return refused(exc, url_for("ledgers.rectification", unit_id=unit_id))
     db().commit()
     flash(_('已对账，台账快照已保存。'), "success")
     return redirect(url_for("ledgers.rectification", unit_id=unit_id))

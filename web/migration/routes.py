@@ -15,6 +15,7 @@ from engine.paging import Page
 from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
 from ..i18n import t
+from ..pages import refused
 from ..params import page_number
 
 bp = Blueprint("migration", __name__, template_folder="templates")
@@ -62,10 +63,7 @@ def start(key: str) -> Response:
         source, target = _version("from_version"), _version("to_version")
         run = migration.run_migration(sessions(), ctx(), g.actor, key, source, target, dry_run=dry_run)
     except XunchaError as exc:
-        if exc.status == 404:
-            raise
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(url_for("migration.choose", key=key))
+        return refused(exc, url_for("migration.choose", key=key))
     if dry_run:
         flash(t(f"试运行完成：{run.movable} / {run.total} 个实例可以迁移。",
                 f"Dry run finished: {run.movable} of {run.total} instances can move."), "success")

@@ -19,6 +19,7 @@ from models import Inspection, Organisation, Round, TermPlan
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
+from ..pages import refused
 from ..params import page_number
 
 bp = Blueprint("planning", __name__, template_folder="templates")
@@ -33,14 +34,11 @@ def step(action: Callable[[], Any], done: str, then: str | Callable[[Any], str])
     try:
         result = action()
     except XunchaError as exc:
-        db().rollback()
-        if exc.status == 404:
-            raise
         fields = exc.details.get("fields") if isinstance(exc.details.get("fields"), dict) else {}
         detail = "；".join(f"{name}：{t(m.get('message_zh', ''), m.get('message_en', ''))}"
                           for name, m in fields.items() if isinstance(m, dict))
-        flash(t(exc.message_zh, exc.message_en) + (f"（{detail}）" if detail else ""), "error")
-        return redirect(then if isinstance(then, str) else request.referrer or url_for("planning.index"))
+        return refused(exc, then if isinstance(then, str) else request.referrer or url_for("planning.index"),
+                       f"（{detail}）" if detail else "")
     db().commit()
     flash(done, "success")
     return redirect(then if isinstance(then, str) else then(result))

@@ -17,6 +17,7 @@ from .. import display
 from ..auth.routes import login_required
 from ..db import ctx, db
 from ..i18n import t
+from ..pages import refused
 from ..params import page_number
 
 bp = Blueprint("queue", __name__, template_folder="templates")
@@ -65,9 +66,7 @@ def save_filter() -> Response:
         row, created = saved_filters.save_filter(db(), ctx(), g.actor, request.form.get("name"), queue, params,
                                                  replace=request.form.get("replace") == "1")
     except (Conflict, InvalidInput) as exc:
-        db().rollback()
-        flash(t(exc.message_zh, exc.message_en), "error")
-        return redirect(back)
+        return refused(exc, back)
     db().commit()
     flash(t(f"已保存常用筛选“{row.name}”。" if created else f"已覆盖常用筛选“{row.name}”。",
             f"Saved filter '{row.name}' {'saved' if created else 'replaced'}."), "success")
