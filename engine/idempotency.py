@@ -5,22 +5,33 @@ failed (or whose process died) leaves no record and can simply be retried. While
 record is already inserted (``status_code`` 0, unsettled) but not committed, so a second request with the
 same key waits on the primary key (PostgreSQL) or on the write lock (SQLite) until the first one commits
 or rolls back — then it finds the settled record and replays it, or (after a rollback) acts itself.
+
+Records are kept for a retention window (``XUNCHA_IDEMPOTENCY_RETENTION_HOURS``, 24 hours as Stripe keeps
+keys): a retry after that acts again. The scheduler prunes older ones (:func:`prune`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from models import IdempotencyRecord
 
+from .db import transaction
 from .errors import InvalidInput
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 128
 UNSETTLED = 0
+RETENTION = timedelta(hours=24)
+PRUNE_BATCH = 1000  # records a transaction: short locks, and a bounded transaction on a large backlog
 
 
 class KeyReused(InvalidInput):
@@ -94,3 +105,38 @@ def settle(session: Session, record: IdempotencyRecord, status_code: int, body: 
     """The answer the request got, stored with its change (the caller commits both together)."""
     record.status_code, record.response_body = status_code, body
     session.flush()
+
+
+def prune(factory: sessionmaker[Session], now: datetime, retention: timedelta = RETENTION, *,
+          batch: int = PRUNE_BATCH) -> int:
+    """Delete the settled records older than ``retention``, ``batch`` to a transaction, until none is
+    left; returns how many. Schedulers running side by side share the work (SKIP LOCKED on PostgreSQL).
+
+    An unsettled record is never deleted: one that is still being acted on is uncommitted, so no other
+    transaction sees it, and a committed one cannot arise (the record commits only once settled). Should
+    one ever be found, it is a bug to look into, so it is kept and logged."""
+    cutoff = now - retention
+    deleted = 0
+    while True:
+        with transaction(factory) as session:
+            done = _prune_batch(session, cutoff, batch)
+        deleted += done
+        if done < batch:
+            break
+    with factory() as session:
+        stuck = session.execute(select(func.count()).select_from(IdempotencyRecord).where(
+            IdempotencyRecord.status_code == UNSETTLED, IdempotencyRecord.created_at < cutoff)).scalar_one()
+    if stuck:
+        log.warning("%s committed idempotency records were never settled: kept, to find how they were committed", stuck)
+    return deleted
+
+
+def _prune_batch(session: Session, cutoff: datetime, batch: int) -> int:
+    keys = session.execute(
+        select(IdempotencyRecord.user_id, IdempotencyRecord.key)
+        .where(IdempotencyRecord.status_code != UNSETTLED, IdempotencyRecord.created_at < cutoff)
+        .order_by(IdempotencyRecord.created_at).limit(batch).with_for_update(skip_locked=True)).all()
+    if keys:
+        session.execute(delete(IdempotencyRecord).where(
+            tuple_(IdempotencyRecord.user_id, IdempotencyRecord.key).in_([tuple(k) for k in keys])))
+    return len(keys)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import idempotency
 from .context import EngineContext
 from .db import make_session_factory, transaction
 from .notify import dispatch_mail, offer_new_tasks, warn_due_soon
@@ -16,6 +18,7 @@ from .timers import SweepResult, next_due, sweep
 log = logging.getLogger(__name__)
 
 SWEEP_LIMIT = 500  # timers per sweep; a sweep that reaches it is followed by another at once
+PRUNE_EVERY_SECONDS = 600  # idempotency records: their window is hours, a few minutes late is nothing
 
 
 def notices(factory: sessionmaker[Session], ctx: EngineContext) -> tuple[int, int, int]:
@@ -55,11 +58,20 @@ def sweep_timers(factory: sessionmaker[Session], reader: sessionmaker[Session], 
         time.sleep(max(wait, 0.0) + 0.001)
 
 
-def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0) -> None:
+def prune_idempotency_keys(factory: sessionmaker[Session], ctx: EngineContext, retention: timedelta) -> int:
+    """Delete the idempotency records past their retention window (engine.idempotency.prune)."""
+    deleted = idempotency.prune(factory, ctx.clock.now(), retention)
+    if deleted:
+        log.info("idempotency records pruned: %s", deleted)
+    return deleted
+
+
+def build(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0,
+          idempotency_retention: timedelta = idempotency.RETENTION) -> BlockingScheduler:
+    """The scheduler's jobs: the timer and notice tick, and the pruning of old idempotency records.
+    Any number of schedulers may run side by side: each job takes its rows with SKIP LOCKED."""
     scheduler = BlockingScheduler(timezone="UTC")
     reader = make_session_factory(factory.kw["bind"], read_only=True)
-    # SpiffWorkflow logs every task state change at INFO: thousands of lines a second under load.
-    logging.getLogger("spiff").setLevel(logging.WARNING)
 
     def _tick() -> None:
         started = time.monotonic()
@@ -74,6 +86,24 @@ def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_sec
         except Exception:
             log.exception("notification sweep failed")
 
-    scheduler.add_job(_tick, "interval", seconds=interval_seconds, max_instances=1, coalesce=True)
-    log.info("scheduler started: sweeping timers every %ss", interval_seconds)
+    def _prune() -> None:
+        try:
+            prune_idempotency_keys(factory, ctx, idempotency_retention)
+        except Exception:  # the next run retries
+            log.exception("pruning idempotency records failed")
+
+    scheduler.add_job(_tick, "interval", id="tick", seconds=interval_seconds, max_instances=1, coalesce=True)
+    # Also at start: a scheduler restarted more often than the interval still prunes.
+    scheduler.add_job(_prune, "interval", id="prune_idempotency_keys", seconds=PRUNE_EVERY_SECONDS,
+                      next_run_time=datetime.now(UTC), max_instances=1, coalesce=True)
+    return scheduler
+
+
+def run_forever(factory: sessionmaker[Session], ctx: EngineContext, interval_seconds: float = 1.0,
+                idempotency_retention: timedelta = idempotency.RETENTION) -> None:
+    # SpiffWorkflow logs every task state change at INFO: thousands of lines a second under load.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+    scheduler = build(factory, ctx, interval_seconds, idempotency_retention)
+    log.info("scheduler started: sweeping timers every %ss, keeping idempotency records %s", interval_seconds,
+             idempotency_retention)
     scheduler.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -175,7 +176,8 @@ def scheduler_command(interval: float) -> None:
     from engine.scheduler import run_forever
 
     calendar.keep_fresh(sessions(read_only=True))  # create_app loaded it; office edits arrive within seconds
-    run_forever(sessions(), current_app.extensions["xuncha.context"], interval)
+    retention = timedelta(hours=float(current_app.config["IDEMPOTENCY_RETENTION_HOURS"]))
+    run_forever(sessions(), current_app.extensions["xuncha.context"], interval, retention)
 
 
 @cli.command("run")

@@ -58,4 +58,6 @@ def from_environment() -> dict[str, object]:
         # counts login failures per address; behind an untrusted proxy every client would share one).
         "TRUSTED_PROXIES": int(os.environ.get("XUNCHA_TRUSTED_PROXIES", 0)),
         "WTF_CSRF_TIME_LIMIT": None,
+        # How long an Idempotency-Key's answer is kept for a retry (the scheduler prunes older ones).
+        "IDEMPOTENCY_RETENTION_HOURS": float(os.environ.get("XUNCHA_IDEMPOTENCY_RETENTION_HOURS", 24)),
     }
