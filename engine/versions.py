@@ -24,6 +24,7 @@ from .definitions import DeployResult, deploy, get_version, latest_definition
 from .diagram_diff import DiagramDiff, diff_diagrams
 from .errors import Conflict, NotPermitted
 from .forms import FormStore
+from .paging import Page
 from .permissions import allows
 
 SUPERVISOR = "supervisor"
@@ -40,20 +41,14 @@ class VersionRow:
     running: int | None
 
 
-@dataclass(frozen=True)
-class VersionPage:
+@dataclass
+class VersionPage(Page[VersionRow]):
+    """A page of a process's versions, with what the versions page says of the process as a whole."""
+
     key: str
     name: str
     current_version: int
     newest_version: int
-    rows: list[VersionRow]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
 
 
 def _require_supervisor(actor: Actor) -> None:
@@ -172,7 +167,8 @@ def list_versions(session: Session, actor: Actor, key: str, *, page: int = 1, pe
             .group_by(ProcessInstance.definition_id))} if ids else {}
     rows = [VersionRow(d, d.id == current.id, counts.get(d.id, 0) if counts is not None else None)
             for d in definitions]
-    return VersionPage(key, newest.name, current.version, newest.version, rows, total, page, per_page)
+    return VersionPage(rows, total, page, per_page, key=key, name=newest.name, current_version=current.version,
+                       newest_version=newest.version)
 
 
 def release(session: Session, actor: Actor, key: str, version: int, *, at: datetime) -> ProcessDefinition:

@@ -123,7 +123,7 @@ def test_list_versions_shows_current_deployer_and_running_counts(factory, ctx, d
     with transaction(factory) as s:
         listed = versions.list_versions(s, demo.actor("designer1"), "memo")
         rows = [(r.definition.version, r.is_current, r.running, r.definition.deployed_by.username,
-                 r.definition.comment) for r in listed.rows]
+                 r.definition.comment) for r in listed.items]
     assert rows == [(2, False, 0, "designer1", f"c{len(v(2))}"), (1, True, 2, "designer1", f"c{len(v(1))}")]
     assert (listed.current_version, listed.newest_version, listed.total) == (1, 2, 2)
 
@@ -133,7 +133,7 @@ def test_list_versions_hides_case_counts_from_readers_who_cannot_see_every_case(
     _start(factory, ctx, demo)
     with transaction(factory) as s:
         listed = versions.list_versions(s, demo.actor("unit1"), "memo")
-    assert [(r.definition.version, r.running) for r in listed.rows] == [(1, None)]
+    assert [(r.definition.version, r.running) for r in listed.items] == [(1, None)]
 
 
 def test_list_versions_pages(factory, ctx, demo):
@@ -141,8 +141,8 @@ def test_list_versions_pages(factory, ctx, demo):
         _deploy(factory, ctx, demo, v(n))
     with transaction(factory) as s:
         listed = versions.list_versions(s, demo.actor("designer1"), "memo", page=2, per_page=2)
-    assert [r.definition.version for r in listed.rows] == [3, 2]
-    assert listed.total == 5
+    assert [r.definition.version for r in listed.items] == [3, 2]
+    assert (listed.total, listed.pages) == (5, 3)
     with pytest.raises(NotFound), transaction(factory) as s:
         versions.list_versions(s, demo.actor("designer1"), "no_such_process")
 

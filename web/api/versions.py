@@ -30,7 +30,7 @@ def list_versions(key: str) -> dict[str, Any]:
     listing = versions.list_versions(db(), g.actor, key, page=page_number(request.args.get("page")),
                                      per_page=int_arg("per_page") or 50)
     items = [{**definition(row.definition), "is_current": row.is_current, "running": row.running}
-             for row in listing.rows]
+             for row in listing.items]
     return {**page(items, listing.total, listing.page, listing.per_page),
             "key": listing.key, "current_version": listing.current_version, "newest_version": listing.newest_version}
 
