@@ -87,9 +87,13 @@ def test_the_report_filters_not_movable_cases_with_their_reason_and_paginates(cl
     assert f'data-testid="instance-{cases["early"]}" class="movable"' in html and f"instance-{items}" not in html
     assert client.get(report + "?show=bogus").status_code == 400
     monkeypatch.setattr(migration_routes, "PER_PAGE", 1)
-    first = client.get(report).get_data(as_text=True)
-    second = client.get(report + "?page=2").get_data(as_text=True)
+    first = client.get(report + "?show=all").get_data(as_text=True)
+    (following,) = re.findall(r'<a href="([^"]+)">下一页</a>', first)
+    assert following.startswith(report.removeprefix("http://localhost") + "?")  # the run's path, kept
+    assert sorted(following.split("?")[1].split("&amp;")) == ["page=2", "show=all"]  # and the filter
+    second = client.get(following.replace("&amp;", "&")).get_data(as_text=True)
     assert "第 1 / 2 页" in first and f"instance-{cases['early']}" in first and f"instance-{items}" in second
+    assert re.search(r'<a href="[^"]+page=1[^"]*">上一页</a>', second) and "下一页" not in second
 
 
 def test_a_bad_choice_is_said_on_the_form(client, cases):
