@@ -9,8 +9,10 @@ incident in a transaction of its own (:func:`record_refused_step`), so the offic
 diagram from the case rather than from whoever happened to hit it.
 
 A case has an open incident while ``last_error`` is set or one of its timers is failed. Like a timer's,
-a user step's incident stays until it is dealt with (a later step that succeeds does not clear it): the
-case still carries the diagram that refused, and the next person to reach that element meets it again.
+a user step's incident stays until someone marks it dealt with (:func:`resolve`) — a later step that
+succeeds does not clear it: the case still carries the diagram that refused, and the next person to reach
+that element meets it again. Marking it clears ``last_error`` (which the migration of instances refuses)
+and sends its failed timers back to waiting, so the next sweep tries them again.
 """
 
 from __future__ import annotations
@@ -28,14 +30,16 @@ from models import AuditEvent, HumanTask, ProcessDefinition, ProcessInstance, Ti
 
 from . import audit
 from .actors import Actor
-from .errors import SandboxRefused
+from .errors import InvalidInput, NotFound, SandboxRefused
 from .paging import Page
-from .permissions import CASE_ROLES, can_see_instance, case_prefilter
+from .permissions import CASE_ROLES, can_see_instance, case_prefilter, require
 from .taskaccess import lock_instance
 
 log = logging.getLogger(__name__)
 
 SCRIPT_REFUSED = "script_refused"
+INCIDENT_RESOLVED = "incident_resolved"
+MAX_NOTE = 500
 
 
 def script_refused(session: Session, instance: ProcessInstance, error: SandboxRefused, *, at: datetime,
@@ -69,6 +73,33 @@ def record_refused_step(session: Session, actor: Actor, error: SandboxRefused, *
                     .values(last_error=f"{where_text}: {error.message_en} ({error.code})")
                     .execution_options(synchronize_session=False))
     return instance.id
+
+
+def resolve(session: Session, actor: Actor, instance_id: int, *, at: datetime, note: str = "") -> int:
+    """标记已处理: the office or a supervisor has dealt with the case's incident (fixed the data, or the
+    diagram and is about to move the case): clear ``last_error``, send failed timers back to waiting (the
+    next sweep fires them; should one fail again, the incident is open again), and say so on the case's
+    audit chain. Returns how many timers were sent back."""
+    require(actor, "incident", "resolve")
+    instance = lock_instance(session, instance_id)
+    if not can_see_instance(actor, instance):
+        raise NotFound("流程实例不存在或无权查看。", "The process instance does not exist or is not visible to you.")
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise InvalidInput(f"说明不能超过 {MAX_NOTE} 字。", f"The note may not exceed {MAX_NOTE} characters.")
+    failed = list(session.execute(select(Timer).where(Timer.instance_id == instance.id,
+                                                      Timer.status == TimerStatus.FAILED)).scalars())
+    if instance.last_error is None and not failed:
+        raise InvalidInput("此案件没有未处理的流程故障。", "The case has no open incident.")
+    audit.record_case(session, instance, [audit.EventDraft(INCIDENT_RESOLVED, {
+        "last_error": instance.last_error, "timers_retried": [t.id for t in failed], "note": note}, instance.id)],
+        at=at, actor_id=actor.user_id, actor_name=actor.username)
+    session.execute(update(ProcessInstance).where(ProcessInstance.id == instance.id).values(last_error=None)
+                    .execution_options(synchronize_session=False))
+    for timer in failed:
+        timer.status = TimerStatus.WAITING
+    session.flush()
+    return len(failed)
 
 
 # -- what people see --------------------------------------------------------------------------------------------

@@ -165,6 +165,7 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("definition", "migrate"): Rule(("supervisor",)),
     # 流程故障: the office over the case and the supervisors who fix its diagram; rows by the case rule.
     ("incident", "read"): Rule(("office", "supervisor"), row=CASE_ROW),
+    ("incident", "resolve"): Rule(("office", "supervisor"), row=CASE_ROW),
     ("form", "edit"): Rule(("supervisor",)),
     # The audit trail: auditors and the office read, verify and export it; nobody writes it but the engine.
     ("audit", "read"): Rule(("auditor", "office"), root=True),

@@ -151,3 +151,38 @@ def test_a_clue_with_a_failed_timer_is_listed_for_its_office_only_and_filtered_b
     assert f'data-instance="{clue}"' not in client.get(f"/incidents?definition={definition + 1}").get_data(
         as_text=True)
     assert client.get("/incidents?definition=x").status_code == 400
+
+
+def test_marking_the_incident_dealt_with_clears_it_and_retries_failed_timers(
+        api: Api, app: Flask, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    iid = refused_over_api(api, factory, ctx, demo)
+    with factory.begin() as s:
+        s.add(Timer(instance_id=iid, task_guid="0" * 36, bpmn_id="late", due_at=ctx.clock.now(),
+                    status=TimerStatus.FAILED))
+    client = app.test_client()
+    login(client, "designer1")
+
+    response = client.post(f"/incidents/{iid}/resolve", data={"note": "流程图已修正"})
+
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/cases/{iid}")
+    assert instance(factory, iid).last_error is None
+    with factory() as s:
+        assert s.execute(select(Timer.status).where(Timer.instance_id == iid)).scalar_one() == TimerStatus.WAITING
+        (event,) = s.execute(select(AuditEvent).where(AuditEvent.stream == audit.case_stream(iid),
+                                                      AuditEvent.event_type == "incident_resolved")).scalars()
+        assert event.actor_name == "designer1" and json.loads(event.payload)["note"] == "流程图已修正"
+        assert audit.verify(s).ok
+    assert f'data-instance="{iid}"' not in client.get("/incidents").get_data(as_text=True)
+    assert 'data-testid="case-incident"' not in client.get(f"/cases/{iid}").get_data(as_text=True)
+    assert client.post(f"/incidents/{iid}/resolve").status_code == 400  # nothing left to mark
+
+
+@pytest.mark.parametrize(("username", "status"), [("county1", 404), ("unit1", 403)])
+def test_nobody_else_may_mark_it(api: Api, app: Flask, factory: sessionmaker[Session], ctx: EngineContext,
+                                 demo: Demo, username: str, status: int) -> None:
+    iid = refused_over_api(api, factory, ctx, demo)
+    client = app.test_client()
+    login(client, username)
+
+    assert client.post(f"/incidents/{iid}/resolve").status_code == status
+    assert instance(factory, iid).last_error is not None
