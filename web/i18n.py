@@ -15,7 +15,7 @@ from typing import Any
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
-from flask_babel import Babel
+from flask_babel import Babel, gettext
 
 from .errors import locale
 
@@ -36,6 +36,26 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+# Chinese words stored as data and shown as they are: round stages, kinds and methods, unit sectors
+# (engine.planning, models.RoundKind). Listed here so extraction gives them an English entry;
+# tests/web/test_translations.py checks the list still matches the engine's tuples.
+STORED_WORDS = (
+    N_("准备"), N_("进驻"), N_("报告"), N_("反馈"), N_("移交"), N_("整改"), N_("立卷归档"),
+    N_("常规"), N_("专项"), N_("机动式"), N_("回头看"), N_("延伸"),
+    N_("板块轮动"), N_("同类同步"), N_("上下联动"), N_("一托N"),
+    N_("市委工作部门"), N_("人大政协"), N_("市政府组成部门"), N_("法院检察院"), N_("群团"), N_("企事业单位"),
+)
+
+
+def word(value: str | None) -> str | None:
+    """A msgid held in a variable — a stored word or a table's ``N_()`` label — in the reader's language.
+
+    Unlike ``_(value)`` in a template it never %-formats, and empty values and text without a catalogue
+    entry pass through as they are.
+    """
+    return gettext(value) if value else value
+
+
 def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
     """Writes each .mo next to its .po when missing or older, so a fresh clone and the tests need no build step."""
     for po_path in directory.glob("*/LC_MESSAGES/*.po"):
@@ -54,6 +74,7 @@ def install(app: Flask) -> None:
     Babel(app, locale_selector=locale, default_locale="zh_CN",
           default_translation_directories=str(TRANSLATIONS))
     app.add_template_global(t, "t")
+    app.add_template_filter(word, "word")
 
     @app.context_processor
     def _locale() -> dict[str, Any]:

@@ -15,8 +15,9 @@ from engine.paging import Page
 from models import AuditEvent, Clue, Organisation, ProcessInstance, RectificationItem
 
 from ..display import label
+from ..i18n import N_
 
-CASE_KINDS = {"rectification": "巡察整改", "clue": "问题线索"}
+CASE_KINDS = {"rectification": N_("巡察整改案件"), "clue": N_("问题线索案件")}
 
 
 @dataclass
