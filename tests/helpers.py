@@ -17,6 +17,7 @@ from engine.accounts import hash_password
 from engine.actors import Actor, actor_for, load_actor
 from engine.context import EngineContext
 from engine.db import transaction
+from engine.definitions import deploy
 from engine.demo import DEMO_PASSWORD, Demo
 from models import (
     Clue,
@@ -29,6 +30,7 @@ from models import (
     ProcessInstance,
     RectificationItem,
     TaskStatus,
+    Timer,
     User,
 )
 
@@ -72,6 +74,17 @@ def open_rectification(factory: sessionmaker[Session], ctx: EngineContext, demo:
                                         findings=findings).id
 
 
+def start_cases(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, bpmn: bytes, key: str,
+                count: int = 1, data: dict[str, Any] | None = None) -> list[int]:
+    """Deploy a diagram written for a test (an identical one deploys once) and start ``count`` cases of its
+    process ``key`` as office1 within the city, with ``data``; returns their instance ids."""
+    with transaction(factory) as session:
+        deploy(session, bpmn, None, ctx.forms, at=ctx.clock.now())
+    with transaction(factory) as session:
+        return [runtime.start_instance(session, ctx, demo.actor("office1"), key, dict(data or {}),
+                                       scope_path=demo.orgs["CITY"].path).id for _ in range(count)]
+
+
 # -- reading what is stored ------------------------------------------------------------------------------------
 
 
@@ -80,6 +93,13 @@ def instance(factory: sessionmaker[Session], instance_id: int) -> ProcessInstanc
         row = session.get(ProcessInstance, instance_id)
         assert row is not None
         return row
+
+
+def timers_of(factory: sessionmaker[Session], instance_id: int) -> list[Timer]:
+    """The instance's timer rows, oldest first."""
+    with factory() as session:
+        return list(session.execute(select(Timer).where(Timer.instance_id == instance_id).order_by(Timer.id))
+                    .scalars())
 
 
 def clue_of(factory: sessionmaker[Session], instance_id: int) -> Clue:

@@ -27,7 +27,7 @@ from models import (
     Timer,
     TimerStatus,
 )
-from tests.helpers import add_user, clue_of, open_clue, ready_task, ready_tasks, task_row
+from tests.helpers import add_user, clue_of, open_clue, ready_task, ready_tasks, start_cases, task_row, timers_of
 
 DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -65,11 +65,7 @@ def diagram(approver: str | None = None, process_id: str = "extension_test") -> 
 
 
 def start(factory, ctx, demo, approver: str | None = None) -> int:  # type: ignore[no-untyped-def]
-    with transaction(factory) as s:
-        deploy(s, diagram(approver), None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as s:
-        iid = runtime.start_instance(s, ctx, demo.actor("office1"), "extension_test", {},
-                                     scope_path=demo.orgs["CITY"].path).id
+    (iid,) = start_cases(factory, ctx, demo, diagram(approver), "extension_test")
     with transaction(factory) as s:
         runtime.claim_task(s, ctx, demo.actor("office1"), ready_task(factory, iid, "work").id)
     return iid
@@ -97,8 +93,8 @@ def counts(factory, iid: int) -> tuple[int, int, int]:  # type: ignore[no-untype
 
 
 def timer_row(factory, iid: int) -> Timer:  # type: ignore[no-untyped-def]
-    with factory() as s:
-        return s.execute(select(Timer).where(Timer.instance_id == iid, Timer.bpmn_id == "late")).scalar_one()
+    (timer,) = [t for t in timers_of(factory, iid) if t.bpmn_id == "late"]
+    return timer
 
 
 def workflow_due(factory, ctx, iid: int) -> datetime:  # type: ignore[no-untyped-def]

@@ -15,11 +15,11 @@ from sqlalchemy import func, select
 
 from engine import audit, runtime, sandbox, timers
 from engine.db import transaction
-from engine.definitions import deploy, parse_definition
+from engine.definitions import parse_definition
 from engine.errors import DefinitionInvalid, SandboxRefused
 from engine.forms import FormStore
-from models import AuditEvent, ProcessInstance, Timer, TimerStatus
-from tests.helpers import instance, ready_tasks
+from models import AuditEvent, ProcessInstance, TimerStatus
+from tests.helpers import instance, ready_tasks, start_cases, timers_of
 
 FORMS = FormStore(Path(__file__).resolve().parents[2] / "workflows" / "forms")
 
@@ -134,11 +134,9 @@ RUNTIME_REFUSED = {
 
 def start(factory, ctx, demo, script: str, *, timer: bool = False,  # type: ignore[no-untyped-def]
           data: dict[str, Any] | None = None) -> int:
-    with transaction(factory) as s:
-        deploy(s, script_diagram(script, timer=timer), None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as s:
-        return runtime.start_instance(s, ctx, demo.actor("office1"), "sandbox_probe", data or dict(START_DATA),
-                                      scope_path=demo.orgs["CITY"].path).id
+    (iid,) = start_cases(factory, ctx, demo, script_diagram(script, timer=timer), "sandbox_probe",
+                         data=data or START_DATA)
+    return iid
 
 
 def snapshot(factory, iid: int) -> tuple[Any, ...]:  # type: ignore[no-untyped-def]
@@ -197,9 +195,9 @@ def test_a_timer_step_stopped_by_the_sandbox_leaves_the_incident_on_the_case(fac
     result = timers.sweep(factory, ctx)
 
     assert (result.fired, result.failed) == (0, 1)
+    (timer,) = timers_of(factory, iid)
+    assert timer.status == TimerStatus.FAILED
     with factory() as s:
-        (timer,) = s.execute(select(Timer).where(Timer.instance_id == iid)).scalars().all()
-        assert timer.status == TimerStatus.FAILED
         (event,) = [e for e in audit.stream_events(s, iid) if e.event_type == "script_refused"]
         assert audit.verify(s).ok
     row = instance(factory, iid)

@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from engine import runtime, timers
 from engine.db import transaction
-from engine.definitions import deploy
-from models import AuditEvent, InstanceStatus, Timer, TimerStatus
-from tests.helpers import instance, ready_tasks
+from models import AuditEvent, InstanceStatus, TimerStatus
+from tests.helpers import instance, ready_tasks, start_cases, timers_of
 
 TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
@@ -35,21 +34,13 @@ TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def _start(factory, ctx, demo) -> int:  # type: ignore[no-untyped-def]
-    with transaction(factory) as s:
-        deploy(s, TIMER_DIAGRAM, None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as s:
-        return runtime.start_instance(s, ctx, demo.actor("office1"), "reminder_test", {},
-                                      scope_path=demo.orgs["CITY"].path).id
-
-
-def _timers(factory, iid):  # type: ignore[no-untyped-def]
-    with factory() as s:
-        return s.execute(select(Timer).where(Timer.instance_id == iid)).scalars().all()
+    (iid,) = start_cases(factory, ctx, demo, TIMER_DIAGRAM, "reminder_test")
+    return iid
 
 
 def test_timer_is_projected_and_fires_once_when_the_clock_passes_it(factory, ctx, clock, demo):
     iid = _start(factory, ctx, demo)
-    (timer,) = _timers(factory, iid)
+    (timer,) = timers_of(factory, iid)
     assert timer.status == TimerStatus.WAITING and timer.bpmn_id == "late"
     assert timedelta(hours=1, minutes=59) < timer.due_at - clock.now() <= timedelta(hours=2, minutes=1)
 
@@ -58,7 +49,7 @@ def test_timer_is_projected_and_fires_once_when_the_clock_passes_it(factory, ctx
     assert timers.sweep(factory, ctx).fired == 1
     assert timers.sweep(factory, ctx).fired == 0
 
-    (timer,) = _timers(factory, iid)
+    (timer,) = timers_of(factory, iid)
     assert timer.status == TimerStatus.FIRED and timer.fired_at == clock.now()
     assert [t.bpmn_id for t in ready_tasks(factory, iid)] == ["escalated"]
 
@@ -71,7 +62,7 @@ def test_timer_of_a_completed_task_is_cancelled_and_never_fires(factory, ctx, cl
         runtime.claim_task(s, ctx, office, task.id)
     with transaction(factory) as s:
         runtime.complete_task(s, ctx, office, task.id, {"comment": "按时办结"})
-    (timer,) = _timers(factory, iid)
+    (timer,) = timers_of(factory, iid)
     assert timer.status == TimerStatus.CANCELLED
     clock.advance(timedelta(days=1))
     assert timers.sweep(factory, ctx).fired == 0
@@ -86,18 +77,14 @@ def test_a_timer_whose_step_fails_is_set_aside_and_the_others_still_fire(factory
         b'<bpmn:sequenceFlow id="f6" sourceRef="check" targetRef="escalated">'
         b'<bpmn:conditionExpression>no_such_variable == 1</bpmn:conditionExpression></bpmn:sequenceFlow>'
         b'<bpmn:sequenceFlow id="f5" sourceRef="check" targetRef="escalated"/>')
-    with transaction(factory) as s:
-        deploy(s, broken_diagram, None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as s:
-        broken = runtime.start_instance(s, ctx, demo.actor("office1"), "broken_reminder", {},
-                                        scope_path=demo.orgs["CITY"].path).id
+    (broken,) = start_cases(factory, ctx, demo, broken_diagram, "broken_reminder")
     healthy = _start(factory, ctx, demo)
     clock.advance(timedelta(hours=3))
 
     result = timers.sweep(factory, ctx)
 
     assert (result.fired, result.failed) == (1, 1)
-    assert [t.status for t in _timers(factory, broken)] == [TimerStatus.FAILED]
+    assert [t.status for t in timers_of(factory, broken)] == [TimerStatus.FAILED]
     assert "no_such_variable" in (instance(factory, broken).last_error or "")
     assert [t.bpmn_id for t in ready_tasks(factory, broken)] == ["work"]  # the failed step left nothing behind
     assert [t.bpmn_id for t in ready_tasks(factory, healthy)] == ["escalated"]
@@ -114,24 +101,20 @@ TWO_TIMERS = TIMER_DIAGRAM.replace(b'id="reminder_test"', b'id="two_timers"').re
 
 
 def test_two_timers_of_one_case_due_in_one_sweep_take_one_step_each_at_most(factory, ctx, clock, demo):
-    with transaction(factory) as s:
-        deploy(s, TWO_TIMERS, None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as s:
-        iid = runtime.start_instance(s, ctx, demo.actor("office1"), "two_timers", {},
-                                     scope_path=demo.orgs["CITY"].path).id
-    assert sorted(t.bpmn_id for t in _timers(factory, iid)) == ["late", "remind"]
+    (iid,) = start_cases(factory, ctx, demo, TWO_TIMERS, "two_timers")
+    assert sorted(t.bpmn_id for t in timers_of(factory, iid)) == ["late", "remind"]
     clock.advance(timedelta(hours=3))  # both overdue: the first step fires both in SpiffWorkflow
 
     result = timers.sweep(factory, ctx)
 
     assert result.failed == 0 and result.fired == 1
-    assert {t.status for t in _timers(factory, iid)} <= {TimerStatus.FIRED, TimerStatus.CANCELLED}
+    assert {t.status for t in timers_of(factory, iid)} <= {TimerStatus.FIRED, TimerStatus.CANCELLED}
     assert [t.bpmn_id for t in ready_tasks(factory, iid)] == ["escalated"]
     assert timers.sweep(factory, ctx).handled == 0
 
 
 def test_a_sweep_fires_many_due_timers_in_batches_each_once(factory, ctx, clock, demo):
-    ids = [_start(factory, ctx, demo) for _ in range(45)]
+    ids = start_cases(factory, ctx, demo, TIMER_DIAGRAM, "reminder_test", count=45)
     clock.advance(timedelta(hours=3))
 
     result = timers.sweep(factory, ctx, batch=20)  # three transactions: 20, 20, 5
@@ -145,8 +128,7 @@ def test_a_sweep_fires_many_due_timers_in_batches_each_once(factory, ctx, clock,
 
 
 def test_limit_bounds_a_sweep_and_the_rest_wait_for_the_next(factory, ctx, clock, demo):
-    for _ in range(5):
-        _start(factory, ctx, demo)
+    start_cases(factory, ctx, demo, TIMER_DIAGRAM, "reminder_test", count=5)
     clock.advance(timedelta(hours=3))
     assert timers.sweep(factory, ctx, limit=3, batch=2).fired == 3
     assert timers.sweep(factory, ctx, limit=3, batch=2).fired == 2

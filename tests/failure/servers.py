@@ -25,9 +25,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine import runtime
 from engine.context import EngineContext
 from engine.db import TEST_COMMIT_DELAY, transaction
-from engine.definitions import deploy
 from engine.demo import Demo
-from tests.helpers import ready_task
+from tests.helpers import ready_task, start_cases
 from tests.web.helpers import API
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,11 +62,7 @@ DIAGRAM = b"""<?xml version="1.0" encoding="UTF-8"?>
 def claimed_first_steps(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo, count: int) -> list[int]:
     """``count`` cases of the probe, each first step claimed by office1: the task ids to complete."""
     office = demo.actor("office1")
-    with transaction(factory) as session:
-        deploy(session, DIAGRAM, None, ctx.forms, at=ctx.clock.now())
-    with transaction(factory) as session:
-        ids = [runtime.start_instance(session, ctx, office, "failure_probe", {}, scope_path=demo.orgs["CITY"].path,
-                                      title=f"探针 {n}").id for n in range(count)]
+    ids = start_cases(factory, ctx, demo, DIAGRAM, "failure_probe", count)
     tasks = [ready_task(factory, iid, "first").id for iid in ids]
     with transaction(factory) as session:
         for task_id in tasks:

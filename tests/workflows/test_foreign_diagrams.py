@@ -17,8 +17,8 @@ from engine import runtime, timers
 from engine.db import transaction
 from engine.definitions import deploy
 from engine.errors import DefinitionInvalid
-from models import AuditEvent, InstanceStatus, ProcessDefinition, Timer, TimerStatus
-from tests.helpers import act, instance, ready_tasks
+from models import AuditEvent, InstanceStatus, ProcessDefinition, TimerStatus
+from tests.helpers import act, instance, ready_tasks, timers_of
 
 FOREIGN = Path(__file__).resolve().parent / "foreign"
 CORPUS = Path(os.environ.get("XUNCHA_BPMN_CORPUS") or Path(__file__).resolve().parents[3] / "shared/corpus/bpmn")
@@ -38,11 +38,6 @@ def _start(factory, ctx, demo, key: str, data: dict[str, Any], **bindings: str) 
 
 def _ready(factory, iid: int) -> list[str]:  # type: ignore[no-untyped-def]
     return sorted(t.bpmn_id for t in ready_tasks(factory, iid))
-
-
-def _timers(factory, iid: int) -> list[Timer]:  # type: ignore[no-untyped-def]
-    with factory() as session:
-        return list(session.execute(select(Timer).where(Timer.instance_id == iid).order_by(Timer.id)).scalars())
 
 
 def _warned(result) -> dict[str | None, list[str]]:  # type: ignore[no-untyped-def]
@@ -68,7 +63,7 @@ def test_bpmn_io_demo_diagram_runs_through_lanes_gateways_and_an_intermediate_ti
     act(factory, ctx, "unit1", iid, "Activity_1u2n3t4", {"comment": "方案已制定"})
     act(factory, ctx, "office1", iid, "Activity_1m2n3b4", {"comment": "督查已准备"})
     assert _ready(factory, iid) == []  # waiting an hour on the intermediate timer
-    (timer,) = _timers(factory, iid)
+    (timer,) = timers_of(factory, iid)
     assert timer.bpmn_id == "Event_1t7i8m9" and timers.sweep(factory, ctx).fired == 0
     clock.advance(timedelta(hours=1, minutes=1))
     assert timers.sweep(factory, ctx).fired == 1
@@ -100,7 +95,7 @@ def test_camunda_modeler_diagram_runs_its_embedded_sub_process_in_the_unit_lane(
     act(factory, ctx, "unit1", iid, "Task_report", {"comment": "已整改"})
     act(factory, ctx, "office1", iid, "Task_review", {"comment": "审核通过"})
     assert instance(factory, iid).status == InstanceStatus.COMPLETED
-    (timer,) = _timers(factory, iid)
+    (timer,) = timers_of(factory, iid)
     assert timer.status == TimerStatus.CANCELLED  # the review was done before its boundary timer fired
 
 
