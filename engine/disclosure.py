@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -32,9 +32,9 @@ from . import audit, planning
 from .actors import Actor
 from .cases import RECTIFICATION_PROCESS
 from .context import EngineContext
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, NotPermitted
 from .paging import Page
-from .permissions import can_see_instance, org_id_of
+from .permissions import allows, allows_on_case, can_see_instance, org_id_of, orgs_within, scopes
 
 DISCLOSURE_STEP = "disclosure"  # the 整改公开 step of the shipped rectification diagram
 LIMITS = {"title": 300, "body": 20000, "contact_phone": 64, "contact_mailbox": 200, "contact_address": 300}
@@ -68,6 +68,11 @@ def _not_found() -> NotFound:
     return NotFound("公开信息不存在或无权查看。", "The publication does not exist or is not visible to you.")
 
 
+def _not_the_office() -> NotPermitted:
+    return NotPermitted("只有本级巡察办可以发布或撤回公开信息。",
+                        "Only the office over it may publish or withdraw a publication.")
+
+
 # -- drafts ----------------------------------------------------------------------------------------------
 
 def announcement_draft(session: Session, actor: Actor, inspection_id: int) -> Draft:
@@ -95,9 +100,10 @@ def approved_disclosure(session: Session, instance_id: int) -> dict[str, Any] | 
 
 def _rectification(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
     instance = session.get(ProcessInstance, instance_id)
-    if (instance is None or instance.case_kind != "rectification" or not can_see_instance(actor, instance)
-            or not actor.role_covers("office", (instance.bindings or {}).get("_scope"))):
+    if instance is None or instance.case_kind != "rectification" or not can_see_instance(actor, instance):
         raise _not_found()
+    if not allows_on_case(actor, "publication", "publish", instance):
+        raise _not_the_office()
     return instance
 
 
@@ -123,7 +129,7 @@ def planning_unit_id(instance: ProcessInstance) -> int | None:
 def may_publish_result(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """Is there a 整改公开 the actor could publish now (finished, approved for publication, not yet live)?"""
     if (instance.case_kind != "rectification" or instance.status != InstanceStatus.COMPLETED
-            or not actor.role_covers("office", (instance.bindings or {}).get("_scope"))):
+            or not allows_on_case(actor, "publication", "publish", instance)):
         return False
     approved = approved_disclosure(session, instance.id) or {}
     if approved.get("publish") is not True or not approved.get("public_text"):
@@ -221,7 +227,7 @@ def _audit(session: Session, ctx: EngineContext, actor: Actor, row: Publication,
 def get_publication(session: Session, actor: Actor, publication_id: int) -> Publication:
     row = session.get(Publication, publication_id)
     org = session.get(Organisation, row.scope_org_id) if row is not None else None
-    if row is None or org is None or not planning.may_read(actor, org):
+    if row is None or org is None or not allows(actor, "publication", "read", org.path):
         raise _not_found()
     return row
 
@@ -231,8 +237,8 @@ def withdraw(session: Session, ctx: EngineContext, actor: Actor, publication_id:
     row = get_publication(session, actor, publication_id)
     org = session.get(Organisation, row.scope_org_id)
     assert org is not None
-    if not planning.may_edit(actor, org):
-        raise planning._read_only()
+    if not allows(actor, "publication", "publish", org.path):
+        raise _not_the_office()
     reason = (reason or "").strip()
     if not reason:
         raise InvalidInput("请填写撤回原因。", "Give a reason for withdrawing.", {"field": "reason"})
@@ -271,11 +277,11 @@ def public_page(session: Session, *, kind: str | None = None, page: int = 1, per
 def office_page(session: Session, actor: Actor, *, kind: str | None = None, page: int = 1,
                 per_page: int = 20) -> Page[Publication]:
     """Every publication (withdrawn ones too) of the offices the actor oversees."""
-    paths = [r.org_path for r in actor.roles if r.group_key in ("office", "leading_group")]
+    paths = scopes(actor, "publication", "read")
     if not paths:
         return Page([], 0, page, per_page)
     stmt = select(Publication).join(Organisation, Organisation.id == Publication.scope_org_id).where(
-        or_(*[Organisation.path.startswith(p, autoescape=True) for p in paths]))
+        orgs_within(paths))
     if kind:
         stmt = stmt.where(Publication.kind == kind)
     return _page(session, stmt, page, per_page)

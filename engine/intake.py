@@ -28,8 +28,7 @@ from .audit import EventDraft
 from .context import EngineContext
 from .errors import Conflict, InvalidInput, NotFound, NotPermitted, StaleState
 from .ledgers import CATEGORIES, SOURCES, RowProblems
-
-READ_ROLES = ("office", "leading_group")
+from .permissions import allows_over_any
 
 
 @dataclass(frozen=True)
@@ -66,9 +65,9 @@ PERSON_SEPARATORS = ("；", ";")
 
 # -- who may do what -------------------------------------------------------------------------------------
 
-def _roles_over(actor: Actor, inspection: Inspection, roles: tuple[str, ...]) -> bool:
-    return (any(actor.role_covers(role, inspection.round.org.path) for role in roles)
-            or actor.role_covers("inspection_group", inspection.team.path))
+def _allows(actor: Actor, inspection: Inspection, action: str) -> bool:
+    """The matrix's ("intake", action), over the round's office or the team that visited the unit."""
+    return allows_over_any(actor, "intake", action, (inspection.round.org.path, inspection.team.path))
 
 
 def get_inspection(session: Session, actor: Actor, inspection_id: int, *, write: bool = False) -> Inspection:
@@ -76,22 +75,22 @@ def get_inspection(session: Session, actor: Actor, inspection_id: int, *, write:
     the inspection group that visited it); writing is for the office and the group. Anyone else —
     the inspected unit included — is told it does not exist."""
     inspection = session.get(Inspection, inspection_id)
-    if inspection is None or not _roles_over(actor, inspection, READ_ROLES):
+    if inspection is None or not _allows(actor, inspection, "read"):
         raise NotFound("巡察不存在或无权查看。", "The inspection does not exist or is not visible to you.")
-    if write and not _roles_over(actor, inspection, ("office",)):
+    if write and not _allows(actor, inspection, "record"):
         raise NotPermitted("只有巡察办和该巡察组可以录入巡察成果。",
                            "Only the inspection office and the inspection group may record its outputs.")
     return inspection
 
 
 def may_record(actor: Actor, inspection: Inspection) -> bool:
-    return _roles_over(actor, inspection, ("office",))
+    return _allows(actor, inspection, "record")
 
 
 def inspections_for(session: Session, actor: Actor) -> list[Inspection]:
     """The inspections whose outputs the actor may read, newest round first."""
     rows = session.execute(select(Inspection).order_by(Inspection.round_id.desc(), Inspection.id)).scalars()
-    return [i for i in rows if _roles_over(actor, i, READ_ROLES)]
+    return [i for i in rows if _allows(actor, i, "read")]
 
 
 # -- the three reports -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ Reading a clue is itself an event: ``record_clue_reads`` appends ``clue_viewed``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -36,13 +36,7 @@ from .actors import Actor
 from .calendar import LOCAL_TZ
 from .errors import Conflict, InvalidInput, NotFound, NotPermitted, RowsInvalid
 from .paging import Page
-from .permissions import (
-    OVERSIGHT_ROLES,
-    SCOPE,
-    bound_path,
-    can_see_instance,
-    case_prefilter,
-)
+from .permissions import allows_on_case, allows_over_any, can_see_instance, case_prefilter
 from .taskaccess import lock_instance
 
 Row = TypeVar("Row", Clue, RectificationItem, ProcessInstance)
@@ -188,17 +182,20 @@ def local_date(value: datetime | None) -> str:
     return value.astimezone(LOCAL_TZ).date().isoformat() if value else ""
 
 
+def ledger_paths(session: Session, unit: Organisation) -> Iterator[str]:
+    """The organisations a unit's ledger belongs to: the unit, then each team that inspected it (queried only
+    when the unit's own path did not already decide)."""
+    yield unit.path
+    yield from session.execute(select(Organisation.path).join(Inspection, Inspection.team_id == Organisation.id)
+                               .where(Inspection.unit_id == unit.id)).scalars()
+
+
 def ledger_unit(session: Session, actor: Actor, unit_id: int) -> Organisation:
     """The unit whose 整改台账 the actor may read: the office and leading group over it, its own
     liaisons and leaders, and the groups that inspected it. Anyone else: not found."""
     unit = session.get(Organisation, unit_id)
-    if unit is not None:
-        if any(actor.role_covers(role, unit.path) for role in (*OVERSIGHT_ROLES, "unit", "unit_leader")):
-            return unit
-        teams = session.execute(select(Organisation.path).join(Inspection, Inspection.team_id == Organisation.id)
-                                .where(Inspection.unit_id == unit.id)).scalars()
-        if any(actor.role_covers("inspection_group", path) for path in teams):
-            return unit
+    if unit is not None and allows_over_any(actor, "ledger", "read", ledger_paths(session, unit)):
+        return unit
     raise NotFound("台账不存在或无权查看。", "The ledger does not exist or is not visible to you.")
 
 
@@ -279,18 +276,16 @@ def editable_fields(actor: Actor, item: RectificationItem, instance: ProcessInst
     if item.status == ItemStatus.STRUCK_OFF or not can_see_instance(actor, instance):
         return set()
     fields: set[str] = set()
-    if any(actor.role_covers(role, bound_path(instance, role)) for role in ("unit", "unit_leader")):
+    if allows_on_case(actor, "rectification_item", "report_progress", instance):
         fields |= {f.key for f in LEDGER_FIELDS if f.unit_edits}
-    if actor.role_covers("office", (instance.bindings or {}).get(SCOPE)) or actor.role_covers(
-            "inspection_group", bound_path(instance, "inspection_group")):
+    if allows_on_case(actor, "rectification_item", "review", instance):
         fields |= {f.key for f in LEDGER_FIELDS if f.oversight_edits}
     return fields
 
 
 def may_add_items(actor: Actor, instance: ProcessInstance) -> bool:
     """New lines (problems found later, 移交事项) are put on a unit's ledger by the office or the group."""
-    return actor.role_covers("office", (instance.bindings or {}).get(SCOPE)) or actor.role_covers(
-        "inspection_group", bound_path(instance, "inspection_group"))
+    return allows_on_case(actor, "rectification_item", "add", instance)
 
 
 def check_value(field: LedgerField, value: str) -> tuple[str, str] | None:

@@ -15,13 +15,14 @@ exports, search, dashboards and notifications ask ``allows``/``require`` (or, fo
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_
 
 from models import HumanTask, Organisation, ProcessInstance
 
-from .actors import Actor
+from .actors import Actor, Role
 from .errors import NotPermitted
 
 SCOPE = "_scope"
@@ -180,6 +181,20 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("plan", "read"): Rule(OVERSIGHT_ROLES, scoped=True),
     ("plan", "edit"): Rule(("office",), scoped=True),
     ("promotion_check", "run"): Rule(("organization", "office")),
+    ("publication", "read"): Rule(OVERSIGHT_ROLES, scoped=True),  # withdrawn ones too; the public sees the rest
+    ("publication", "publish"): Rule(("office",), scoped=True),  # and withdraw
+    ("task", "see_all"): Rule(OVERSIGHT_ROLES),  # the 全部任务 queue, within one's scope
+    # An inspection's outputs (成果录入): the office over the round and the group that visited the unit.
+    ("intake", "read"): Rule((*OVERSIGHT_ROLES, "inspection_group"), scoped=True),
+    ("intake", "record"): Rule(("office", "inspection_group"), scoped=True),
+    # A unit's 整改台账: read by the office and leading group over it, the unit, the groups that inspected it;
+    # kept (对账) by the office, the groups and the unit; on an item the unit fills in its working columns
+    # and the office and the group their review opinion (and add lines).
+    ("ledger", "read"): Rule((*OVERSIGHT_ROLES, *RECTIFICATION_ROLES), scoped=True),
+    ("ledger", "reconcile"): Rule(("office", "inspection_group", "unit"), scoped=True),
+    ("rectification_item", "report_progress"): Rule(("unit", "unit_leader"), scoped=True, row=CASE_ROW),
+    ("rectification_item", "review"): Rule(("office", "inspection_group"), scoped=True, row=CASE_ROW),
+    ("rectification_item", "add"): Rule(("office", "inspection_group"), scoped=True, row=CASE_ROW),
 }
 
 
@@ -198,6 +213,47 @@ def allows(actor: Actor | None, resource: str, action: str, org_path: str | None
     if rule.scoped and org_path is not None:
         return any(actor.role_covers(role, org_path) for role in rule.roles)
     return any(actor.has_role(role) for role in rule.roles)
+
+
+def allows_over_any(actor: Actor | None, resource: str, action: str, org_paths: Iterable[str]) -> bool:
+    """``allows`` for a row that belongs to several organisations at once — an inspection to the round's
+    office and to the team that visited, a unit's ledger to the unit and to every team that inspected it —
+    so each role is asked over the organisation it holds."""
+    return any(allows(actor, resource, action, path) for path in org_paths)
+
+
+def case_path(instance: ProcessInstance, group_key: str) -> str | None:
+    """Where a role must hold to act on this case: the owning office's scope for the office and the leading
+    group (as for seeing it), the case's binding of the role for the others (a unit's leader by its unit)."""
+    if group_key in OVERSIGHT_ROLES:
+        return (instance.bindings or {}).get(SCOPE)
+    return bound_path(instance, group_key)
+
+
+def allows_on_case(actor: Actor | None, resource: str, action: str, instance: ProcessInstance) -> bool:
+    """``allows`` for an action on a case: a scoped rule's roles must hold over the case's organisation for
+    that role (``case_path``), and a rule with the case row rule needs ``can_see_instance`` as well."""
+    rule = MATRIX.get((resource, action))
+    if actor is None or rule is None or (rule.row == CASE_ROW and not can_see_instance(actor, instance)):
+        return False
+    if not rule.scoped or ANYONE in rule.roles:
+        return allows(actor, resource, action)
+    return any(actor.role_covers(role, case_path(instance, role)) for role in rule.roles)
+
+
+def granting_roles(actor: Actor, resource: str, action: str) -> list[Role]:
+    """The actor's roles the rule admits (for a root rule, only those held over the root): where each
+    applies is where the actor may take the action, for listings and figures bounded by scope."""
+    rule = MATRIX.get((resource, action))
+    if rule is None:
+        return []
+    return [r for r in actor.roles if (ANYONE in rule.roles or r.group_key in rule.roles)
+            and (not rule.root or is_root_path(r.org_path))]
+
+
+def scopes(actor: Actor, resource: str, action: str) -> list[str]:
+    """The organisation subtrees (paths) within which the actor may take the action; empty if nowhere."""
+    return sorted({r.org_path for r in granting_roles(actor, resource, action)})
 
 
 def is_root_path(org_path: str) -> bool:

@@ -30,6 +30,7 @@ from . import audit
 from .actors import Actor
 from .context import EngineContext
 from .errors import Conflict, InvalidInput, NotFound, NotPermitted
+from .permissions import allows
 
 KINDS = (RoundKind.REGULAR, RoundKind.THEMATIC, RoundKind.ADHOC, RoundKind.REVISIT, RoundKind.EXTENSION)
 METHODS = ("板块轮动", "同类同步", "上下联动", "一托N")
@@ -49,11 +50,13 @@ def _not_found() -> NotFound:
 # -- who may read and change ---------------------------------------------------------------------------
 
 def may_read(actor: Actor, org: Organisation) -> bool:
-    return actor.role_covers("office", org.path) or actor.role_covers("leading_group", org.path)
+    """The matrix's ("plan", "read") over the plan's organisation."""
+    return allows(actor, "plan", "read", org.path)
 
 
 def may_edit(actor: Actor, org: Organisation) -> bool:
-    return actor.role_covers("office", org.path)
+    """The matrix's ("plan", "edit") over the plan's organisation."""
+    return allows(actor, "plan", "edit", org.path)
 
 
 def visible_plans(session: Session, actor: Actor) -> list[TermPlan]:

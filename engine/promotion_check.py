@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from models import Clue, Organisation, ProcessInstance, RectificationItem
 
 from . import audit
-from .actors import Actor
+from .actors import Actor, Role
 from .errors import InvalidInput, NotFound, NotPermitted
 from .ledgers import record_clue_reads
-from .permissions import cases_owned_within, is_recused
+from .permissions import cases_owned_within, granting_roles, is_recused
 from .statistics import CLUE_STAGES
 
 EXACT, NAME_ONLY = "exact", "name_only"
@@ -82,16 +82,19 @@ class PromotionCheck:
         return any(c.match == NAME_ONLY for c in self.clues)
 
 
+def _looked_over(role: Role) -> str:
+    """The subtree a role granting 凡提必用 looks over: an office its own; the organisation department the
+    city or county it belongs to (the parent of its own organisation)."""
+    if role.group_key != "organization":
+        return role.org_path
+    parent = role.org_path.rstrip("/").rsplit("/", 1)[0] + "/"
+    return parent if parent != "/" else role.org_path
+
+
 def _scope_paths(actor: Actor) -> list[str]:
     """Where the actor may look: the office's own scope; for the organisation department, the city or
     county it belongs to (the parent of its own organisation), whose cadres it manages."""
-    paths = []
-    for role in actor.roles:
-        if role.group_key == "office":
-            paths.append(role.org_path)
-        elif role.group_key == "organization":
-            parent = role.org_path.rstrip("/").rsplit("/", 1)[0] + "/"
-            paths.append(parent if parent != "/" else role.org_path)
+    paths = [_looked_over(role) for role in granting_roles(actor, "promotion_check", "run")]
     if not paths:
         raise NotPermitted("只有组织部和巡察办可以进行“凡提必用”查询。",
                            "Only the organisation department and the inspection office may run promotion checks.")

@@ -26,7 +26,7 @@ from .definitions import SPEC_CACHE, list_latest
 from .errors import InvalidInput, NotPermitted
 from .forms import FormStore
 from .paging import Page
-from .permissions import OVERSIGHT_ROLES, candidate_filter, oversight_filter
+from .permissions import allows, candidate_filter, oversight_filter, scopes
 
 QUEUES = ("mine", "group", "done", "all")
 STATUSES = (TaskStatus.READY, TaskStatus.COMPLETED, TaskStatus.CANCELLED)
@@ -238,7 +238,7 @@ def filter_conditions(session: Session, f: TaskFilter, now: datetime | None) -> 
 
 
 def may_see_all(actor: Actor) -> bool:
-    return any(actor.has_role(r) for r in OVERSIGHT_ROLES)
+    return allows(actor, "task", "see_all")
 
 
 def queue_condition(actor: Actor, queue: str) -> ColumnElement[bool]:
@@ -348,10 +348,10 @@ def filter_options(session: Session, forms: FormStore, actor: Actor, queue: str)
         if not may_see_all(actor):
             raise NotPermitted("只有巡察办和领导小组可以查看全部任务。",
                                "Only the office and the leading group may see all tasks.")
-        scopes = [r.org_path for r in actor.roles if r.group_key in OVERSIGHT_ROLES]
+        paths = scopes(actor, "task", "see_all")
 
         def inside(column: Any) -> ColumnElement[bool]:
-            return or_(*(column.startswith(s, autoescape=True) for s in scopes))
+            return or_(*(column.startswith(s, autoescape=True) for s in paths))
 
         keys = {key for key, _ in labels}
         pairs = set(labels)

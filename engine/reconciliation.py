@@ -12,13 +12,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import Inspection, ItemStatus, LedgerReconciliation, Organisation
+from models import ItemStatus, LedgerReconciliation, Organisation
 
 from . import audit
 from .actors import Actor
 from .audit import EventDraft
 from .errors import InvalidInput, NotPermitted
-from .ledgers import FIELD_BY_KEY, all_visible_items, item_rows, ledger_unit
+from .ledgers import FIELD_BY_KEY, all_visible_items, item_rows, ledger_paths, ledger_unit
+from .permissions import allows_over_any
 
 # The columns a reconciliation compares (the computed evidence count is left out: files are the case's).
 COMPARED = (*(k for k in FIELD_BY_KEY if k != "evidence"), "status")
@@ -45,11 +46,7 @@ class LedgerDiff:
 def may_reconcile(session: Session, actor: Actor, unit: Organisation) -> bool:
     """The three keepers of the ledger: the office over the unit, the groups that inspected it, the unit
     itself (the leading group reads it but does not keep it)."""
-    if actor.role_covers("office", unit.path) or actor.role_covers("unit", unit.path):
-        return True
-    teams = session.execute(select(Organisation.path).join(Inspection, Inspection.team_id == Organisation.id)
-                            .where(Inspection.unit_id == unit.id)).scalars()
-    return any(actor.role_covers("inspection_group", path) for path in teams)
+    return allows_over_any(actor, "ledger", "reconcile", ledger_paths(session, unit))
 
 
 def _snapshot(rows: list[dict[str, Any]]) -> dict[str, Any]:

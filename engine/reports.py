@@ -37,7 +37,7 @@ from . import audit, filestore
 from .actors import Actor
 from .calendar import LOCAL_TZ
 from .errors import InvalidInput, NotFound, NotPermitted, ServiceUnavailable
-from .permissions import orgs_within
+from .permissions import orgs_within, scopes
 from .statistics import Figures, figures, oversight_paths
 
 BULLETIN = "bulletin"  # 督查通报
@@ -203,7 +203,7 @@ def render_pdf(kind: str, data: Figures, *, scope_name: str, issue_no: int, issu
 
 def _scope_org(session: Session, actor: Actor) -> Organisation:
     """The office the report is issued for: the actor's (narrowest) office scope."""
-    paths = [r.org_path for r in actor.roles if r.group_key == "office"]
+    paths = scopes(actor, "report", "generate")
     if not paths:
         raise NotPermitted("只有巡察办可以生成报告。", "Only the inspection office can generate reports.")
     org_id = int(max(paths, key=len).strip("/").split("/")[-1])

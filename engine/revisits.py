@@ -32,8 +32,8 @@ from . import audit, cases, planning
 from .actors import Actor
 from .calendar import END_OF_DAY, LOCAL_TZ
 from .context import EngineContext
-from .errors import Conflict, InvalidInput, NotFound
-from .permissions import can_see_instance
+from .errors import Conflict, InvalidInput, NotFound, NotPermitted
+from .permissions import allows_on_case, can_see_instance
 from .taskaccess import lock_instance
 
 REVISIT_DAYS = 25  # a 回头看 round lasts 20–25 days (DOMAIN.md)
@@ -63,12 +63,17 @@ def source_inspection(session: Session, instance: ProcessInstance) -> Inspection
 
 def may_revisit(session: Session, actor: Actor, instance: ProcessInstance) -> bool:
     """Can the actor start a 回头看 from this case now (office over it, and the rectification is done)?"""
-    scope = (instance.bindings or {}).get("_scope")
-    if instance.case_kind != "rectification" or not actor.role_covers("office", scope):
+    if instance.case_kind != "rectification" or not allows_on_case(actor, "case", "revisit", instance):
         return False
     items = _items(session, instance.id)
     return bool(items) and (instance.status == InstanceStatus.COMPLETED
                             or all(i.status == ItemStatus.STRUCK_OFF for i in items))
+
+
+def require_revisit_rights(actor: Actor, instance: ProcessInstance) -> None:
+    """Refuse (403) one who sees the case but is not the office over it; whether it is finished comes after."""
+    if not allows_on_case(actor, "case", "revisit", instance):
+        raise NotPermitted("只有本级巡察办可以开展回头看。", "Only the office over the case may start a 回头看.")
 
 
 def _revisit_round(session: Session, ctx: EngineContext, actor: Actor, plan: TermPlan, round_id: int | None,
@@ -91,8 +96,7 @@ def start_revisit(session: Session, ctx: EngineContext, actor: Actor, instance_i
     instance = session.get(ProcessInstance, instance_id)
     if instance is None or not can_see_instance(actor, instance) or instance.case_kind != "rectification":
         raise _not_found()
-    if not actor.role_covers("office", (instance.bindings or {}).get("_scope")):
-        raise NotFound("整改案件不存在或无权查看。", "The rectification case does not exist or is not visible to you.")
+    require_revisit_rights(actor, instance)
     if not may_revisit(session, actor, instance):
         raise Conflict("整改尚未办结（或仍有未销号事项），不能开展回头看。",
                        "The rectification has not finished (items remain on the ledger); no 回头看 yet.")

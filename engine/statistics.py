@@ -32,7 +32,7 @@ from . import coverage
 from .actors import Actor
 from .calendar import LOCAL_TZ, working_days_between
 from .errors import NotPermitted
-from .permissions import OVERSIGHT_ROLES, cases_owned_within, orgs_within
+from .permissions import cases_owned_within, orgs_within, scopes
 
 CITY_LEVEL = "市直单位"
 CLUE_STAGES = {
@@ -46,7 +46,7 @@ NOT_YET = "尚未反馈"
 
 def oversight_paths(actor: Actor) -> list[str]:
     """The organisation subtrees the actor oversees (office or leading group); refused otherwise."""
-    paths = sorted({r.org_path for r in actor.roles if r.group_key in OVERSIGHT_ROLES})
+    paths = scopes(actor, "dashboard", "read")
     if not paths:
         raise NotPermitted("只有巡察办和领导小组可以查看统计。",
                            "Only the inspection office and the leading group can read the figures.")

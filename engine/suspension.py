@@ -40,7 +40,7 @@ from .deadlines import move_deadline
 from .definitions import SPEC_CACHE
 from .errors import Conflict, FormInvalid, NotFound, NotPermitted
 from .extensions import move_timers, waiting_timer_tasks
-from .permissions import SCOPE, can_see_instance
+from .permissions import allows_on_case, can_see_instance
 from .runtime import _persist, flush, restore
 from .taskaccess import lock_instance
 
@@ -50,7 +50,7 @@ FINISHED_CLUES = (ClueStatus.CLOSED, ClueStatus.WITHDRAWN)
 
 
 def may_suspend(actor: Actor, instance: ProcessInstance) -> bool:
-    return can_see_instance(actor, instance) and actor.role_covers("office", (instance.bindings or {}).get(SCOPE))
+    return allows_on_case(actor, "case", "suspend", instance)
 
 
 def _locked(session: Session, actor: Actor, instance_id: int) -> ProcessInstance:

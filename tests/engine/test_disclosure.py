@@ -15,7 +15,7 @@ from engine import disclosure
 from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from models import AuditEvent, Inspection, PublicationKind
 from tests.helpers import complete_rectification, open_rectification
 
@@ -110,5 +110,7 @@ def test_a_withheld_or_running_rectification_cannot_be_published(
     for instance_id in (withheld, running):
         with transaction(factory) as s, pytest.raises(Conflict):
             disclosure.publish(s, ctx, demo.actor("office1"), kind=RECTIFICATION, source_id=instance_id, values={})
-    with transaction(factory) as s, pytest.raises(NotFound):
-        disclosure.rectification_draft(s, demo.actor("unit1"), withheld)
+    # The unit and the group see the case but may not publish (403); a county office does not see it (404).
+    for who, error in (("unit1", NotPermitted), ("group1", NotPermitted), ("county1", NotFound)):
+        with transaction(factory) as s, pytest.raises(error):
+            disclosure.rectification_draft(s, demo.actor(who), withheld)

@@ -12,7 +12,7 @@ from engine import ledgers
 from engine.context import EngineContext
 from engine.demo import Demo
 from engine.errors import NotPermitted
-from engine.permissions import MATRIX, allows, require
+from engine.permissions import MATRIX, allows, allows_on_case, allows_over_any, require, scopes
 from models import ProcessInstance, RectificationItem
 from tests.helpers import open_clue, open_rectification
 
@@ -37,6 +37,16 @@ EXPECTED: dict[tuple[str, str], set[str]] = {
     ("report", "generate"): {"office1"} | COUNTY_OFFICES,
     ("promotion_check", "run"): {"zzb1", "office1"} | COUNTY_OFFICES,
     ("notification", "read"): EVERYONE,
+    ("task", "see_all"): {"office1", "leader1"} | COUNTY_OFFICES,
+    # Held anywhere: the scoped rows below say over which organisation.
+    ("plan", "read"): {"office1", "leader1"} | COUNTY_OFFICES,
+    ("plan", "edit"): {"office1"} | COUNTY_OFFICES,
+    ("publication", "read"): {"office1", "leader1"} | COUNTY_OFFICES,
+    ("publication", "publish"): {"office1"} | COUNTY_OFFICES,
+    ("intake", "read"): {"office1", "leader1", "group1"} | COUNTY_OFFICES,
+    ("intake", "record"): {"office1", "group1"} | COUNTY_OFFICES,
+    ("ledger", "read"): {"office1", "leader1", "group1", "unit1", "unit2", "unitlead1"} | COUNTY_OFFICES,
+    ("ledger", "reconcile"): {"office1", "group1", "unit1", "unit2"} | COUNTY_OFFICES,
 }
 
 
@@ -83,3 +93,47 @@ def test_a_unit_leader_finds_their_units_items_in_listings_as_on_the_item_itself
         assert listed("unit1") == [edu]
         assert listed("unitlead1", "clue") == [] and listed("unit1", "clue") == []
         assert len(listed("office1")) == 2 and listed("jw1") == []
+
+
+def test_an_inspection_is_the_round_offices_and_the_visiting_groups(demo: Demo) -> None:
+    """Intake rows belong to two organisations: the round's (city) and the team's that visited the unit."""
+    city, team1, team2 = (demo.orgs[code].path for code in ("CITY", "TEAM1", "TEAM2"))
+    visited_by_team1, visited_by_team2 = (city, team1), (city, team2)
+    group1 = demo.actor("group1")
+    assert allows_over_any(group1, "intake", "record", visited_by_team1)
+    assert not allows_over_any(group1, "intake", "read", visited_by_team2)
+    assert allows_over_any(demo.actor("leader1"), "intake", "read", visited_by_team2)
+    assert not allows_over_any(demo.actor("leader1"), "intake", "record", visited_by_team2)
+    assert not allows_over_any(demo.actor("county1"), "intake", "read", visited_by_team1)
+    assert not allows_over_any(demo.actor("unit1"), "intake", "read", visited_by_team1)
+
+
+def test_actions_on_a_case_need_the_role_over_the_cases_organisation_for_that_role(
+        factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    """A 教育局 rectification: its unit reports progress, the office and the group review and add lines, only
+    the city office suspends it or starts a 回头看; 卫健委's liaison and the county office do none of it."""
+    edu = open_rectification(factory, ctx, demo, unit="U-EDU", problems=["教育局问题。"])
+    expected = {
+        ("rectification_item", "report_progress"): {"unit1", "unitlead1"},
+        ("rectification_item", "review"): {"office1", "group1"},
+        ("rectification_item", "add"): {"office1", "group1"},
+        ("case", "suspend"): {"office1"},
+        ("case", "revisit"): {"office1"},
+    }
+    with factory() as session:
+        instance = session.get(ProcessInstance, edu)
+        assert instance is not None
+        for action, users in expected.items():
+            assert {u for u in ACCOUNTS if allows_on_case(demo.actor(u), *action, instance)} == users, action
+
+
+def test_scopes_are_where_each_granting_role_holds_and_root_rules_only_over_the_root(demo: Demo) -> None:
+    city, county_a = demo.orgs["CITY"].path, demo.orgs["COUNTY-A"].path
+    assert scopes(demo.actor("county1"), "dashboard", "read") == [county_a]
+    assert scopes(demo.actor("office1"), "audit", "read") == [city]
+    assert scopes(demo.actor("county1"), "audit", "read") == []  # an office, but not over the root
+    assert scopes(demo.actor("unit1"), "task", "see_all") == []
+    assert scopes(demo.actor("office1"), "no_such", "thing") == []
+    assert allows(demo.actor("county1"), "publication", "publish", county_a)
+    assert not allows(demo.actor("county1"), "publication", "publish", city)
+    assert not allows(demo.actor("leader1"), "publication", "publish", county_a)

@@ -16,7 +16,7 @@ from engine.calendar import LOCAL_TZ
 from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
-from engine.errors import Conflict, InvalidInput, NotFound
+from engine.errors import Conflict, InvalidInput, NotFound, NotPermitted
 from models import AuditEvent, Inspection, ProcessInstance, RectificationItem, Round
 from tests.helpers import complete_rectification, open_rectification, ready_task
 
@@ -75,8 +75,10 @@ def test_revisit_is_refused_while_the_rectification_runs_and_to_anyone_but_the_o
                                due_on=DUE)
     original = finished(factory, ctx, demo)
     first = items_of(factory, original)[0]
-    for who in ("unit1", "group1", "county1"):
-        with transaction(factory) as s, pytest.raises(NotFound):
+    # The unit and the group see the case, so they are refused the action (403); a county office does not see
+    # a city case at all (404).
+    for who, error in (("unit1", NotPermitted), ("group1", NotPermitted), ("county1", NotFound)):
+        with transaction(factory) as s, pytest.raises(error):
             revisits.start_revisit(s, ctx, demo.actor(who), original, reopen_item_ids=[first.id], new_problems=[],
                                    due_on=DUE)
     bad: list[tuple[list[int], list[str], date]] = [

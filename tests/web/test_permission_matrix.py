@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.context import EngineContext
 from engine.demo import Demo
 from engine.scheduler import notices
-from models import AuditEvent
+from models import AuditEvent, TermPlan
 from tests.helpers import act, add_user, clue_of, open_clue, open_rectification, simple_bpmn
 from tests.web.helpers import Api, api_for, bpmn_upload, login, make_app
 
@@ -50,19 +50,33 @@ DEPLOYERS = {"designer1"}
 AUDIT_READERS = {"auditor1", "office1"}
 # The office's pages: the one working calendar is the city office's; figures, reports and plans are for the
 # 巡察办 and the leading group (a county office over its county); 凡提必用 for 组织部 and the 巡察办.
+OVERSIGHT = {"office1", "leader1", "county1", "county9"}
 PAGE_USERS = {
     "/calendar": {"office1"},
-    "/dashboard": {"office1", "leader1", "county1", "county9"},
-    "/reports": {"office1", "leader1", "county1", "county9"},
+    "/dashboard": OVERSIGHT,
+    "/reports": OVERSIGHT,
     "/promotion-checks": {"zzb1", "office1", "county1", "county9"},
     "/audit": AUDIT_READERS,
+    "/planning": OVERSIGHT,
+    "/publications": OVERSIGHT,
+    "/intake": OVERSIGHT | {"group1"},  # 成果录入: the 巡察办, the leading group, the inspection groups
 }
 API_USERS = {
-    "/statistics": {"office1", "leader1", "county1", "county9"},
-    "/reports": {"office1", "leader1", "county1", "county9"},
+    "/statistics": OVERSIGHT,
+    "/reports": OVERSIGHT,
     "/audit/verify": AUDIT_READERS,
     "/audit/export": AUDIT_READERS,
+    "/tasks?queue=all": OVERSIGHT,  # 全部任务, within one's scope
 }
+# Rows of the city's work, and who may act on them. The city plan: read by the city's 巡察办 and leading group,
+# changed by the office only; a county office does not know it exists. 教育局's inspection (第一巡察组 visited):
+# read by the office, the leading group and the group; recorded by the office and the group. 教育局's 整改台账:
+# read by whoever reads its items; kept (对账) by the office, the group and the unit, not by the leading group
+# or the unit's leader. Its rectification case: suspended by the city office alone, among those who see it.
+CITY_PLAN_READERS, CITY_PLAN_EDITORS = {"office1", "leader1"}, {"office1"}
+INTAKE_READERS, INTAKE_RECORDERS = {"office1", "leader1", "group1"}, {"office1", "group1"}
+LEDGER_KEEPERS = {"office1", "group1", "unit1"}
+SUSPENDERS = {"office1"}
 
 
 @dataclass
@@ -244,11 +258,35 @@ def test_the_office_pages_and_the_audit_trail_by_role(  # type: ignore[no-untype
     client = _as(pages, username)
     for path, allowed in PAGE_USERS.items():
         assert client.get(path).status_code == (200 if username in allowed else 403), path
-    plans = client.get("/planning")
-    # Plans: the 巡察办 and the leading group (a county office its county's). The planning page answers "no
-    # plan you may see" (404) today where the matrix says 403; either way nothing is shown.
-    assert plans.status_code == 200 if username in PAGE_USERS["/dashboard"] else plans.status_code in (403, 404)
     caller = api(username)
     for path, allowed in API_USERS.items():
         assert caller.get(path).status_code == (200 if username in allowed else 403), path
     assert caller.get("/calendar?year=2026").status_code == 200  # deadlines are counted from it for everyone
+
+
+def _refused_or_unseen(username: str, acting: set[str], seeing: set[str], allowed_status: int) -> int:
+    """What a call answers: ``allowed_status`` to who may act, 403 to who sees the row but may not, 404 else."""
+    return allowed_status if username in acting else 403 if username in seeing else 404
+
+
+@pytest.mark.parametrize("username", USERS)
+def test_plans_inspections_ledgers_and_case_actions_from_both_sides(  # type: ignore[no-untyped-def]
+        api: Api, world: World, demo: Demo, factory, username: str):
+    caller = api(username)
+    with factory() as session:
+        city_plan = session.execute(select(TermPlan.id).where(TermPlan.org_id == demo.orgs["CITY"].id)).scalar_one()
+    assert caller.get(f"/plans/{city_plan}/rounds").status_code == _seen(username in CITY_PLAN_READERS)
+    # An empty round is invalid (400) once the permission is granted: nothing is created.
+    response = caller.post(f"/plans/{city_plan}/rounds", json={})
+    assert response.status_code == _refused_or_unseen(username, CITY_PLAN_EDITORS, CITY_PLAN_READERS, 400)
+    inspection = demo.inspections["U-EDU"].id
+    assert caller.get(f"/inspections/{inspection}/reports").status_code == _seen(username in INTAKE_READERS)
+    response = caller.put(f"/inspections/{inspection}/reports/inspection", json={"title": "", "body": ""})
+    assert response.status_code == _refused_or_unseen(username, INTAKE_RECORDERS, INTAKE_READERS, 400)
+    unit = demo.orgs["U-EDU"].id
+    diff = caller.get(f"/ledgers/rectification/{unit}/reconciliations/diff")
+    assert diff.status_code == _seen(username in EDU_ITEM_READERS)
+    response = caller.post(f"/ledgers/rectification/{unit}/reconciliations", json={"note": "对账"})
+    assert response.status_code == _refused_or_unseen(username, LEDGER_KEEPERS, EDU_ITEM_READERS, 201)
+    response = caller.post(f"/instances/{world.edu_instance}/suspend", json={"reason": ""})  # a reason is required
+    assert response.status_code == _refused_or_unseen(username, SUSPENDERS, EDU_ITEM_READERS, 422)

@@ -104,11 +104,11 @@ def test_units_are_refused_every_planning_page(client: FlaskClient, factory: ses
                                                demo: Demo) -> None:
     city = plan_ids(factory, demo)["CITY"]
     login(client, "unit1")
-    assert client.get("/planning").status_code == 404
-    assert client.get(f"/planning/plans/{city}").status_code == 404
+    assert client.get("/planning").status_code == 403  # the pages are not theirs: refused, as in the matrix
+    assert client.get(f"/planning/plans/{city}").status_code == 404  # and no plan is known to exist
     assert client.post(f"/planning/plans/{city}/rounds", data={"year": "2026"}).status_code == 404
     assert client.get(f"/publications/new?kind=announcement&source={demo.inspections['U-EDU'].id}").status_code == 404
-    assert client.get("/publications").status_code == 404
+    assert client.get("/publications").status_code == 403
     assert "巡察规划" not in client.get("/public").get_data(as_text=True)
 
 
@@ -149,7 +149,7 @@ def test_revisit_from_a_finished_case_links_both_case_pages(
         item = s.execute(select(RectificationItem).where(RectificationItem.instance_id == original)).scalar_one()
     login(client, "unit1")
     assert 'data-testid="revisit-start"' not in client.get(f"/cases/{original}").get_data(as_text=True)
-    assert client.get(f"/cases/{original}/revisit").status_code == 404
+    assert client.get(f"/cases/{original}/revisit").status_code == 403  # the unit sees the case, may not act
     client.post("/logout")
     login(client, "office1")
     assert 'data-testid="revisit-start"' in client.get(f"/cases/{original}").get_data(as_text=True)
@@ -172,7 +172,8 @@ def test_office_publishes_a_finished_rectification_from_its_case_page_with_the_a
                                                                   "public_text": "教育局整改已全部完成。"})
     login(client, "unit1")
     assert 'data-testid="publish-result"' not in client.get(f"/cases/{instance_id}").get_data(as_text=True)
-    assert client.get(f"/publications/new?kind=rectification&source={instance_id}").status_code == 404
+    # The unit sees its case (so no 404) but may not publish for it.
+    assert client.get(f"/publications/new?kind=rectification&source={instance_id}").status_code == 403
     client.post("/logout")
     login(client, "office1")
     assert 'data-testid="publish-result"' in client.get(f"/cases/{instance_id}").get_data(as_text=True)

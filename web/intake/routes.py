@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from engine import intake, ledger_sheets
 from engine.errors import InvalidInput, RowsInvalid, XunchaError
 
-from ..auth.routes import login_required
+from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
 from ..i18n import t
 from ..pages import refused
@@ -27,7 +27,7 @@ MAX_GRID_ROWS = 500
 
 
 @bp.route("/intake")
-@login_required
+@permission_required("intake", "read")
 def index() -> str:
     return render_template("intake/index.html", inspections=intake.inspections_for(db(), g.actor))
 

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 
 from engine import ledgers, reconciliation
 from engine.errors import InvalidInput, NotFound, XunchaError
+from engine.permissions import allows
 from models import ItemStatus, ProcessInstance, RectificationItem
 
 from ..auth.routes import login_required
@@ -40,9 +41,7 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
 @login_required
 def index() -> str:
     units = ledgers.ledger_units(db(), g.actor)
-    clue_readers = any(r.group_key in ("office", "leading_group", "inspection_group", "receiving_body")
-                       for r in g.actor.roles)
-    return render_template("ledgers/index.html", units=units, clue_readers=clue_readers)
+    return render_template("ledgers/index.html", units=units, clue_readers=allows(g.actor, "clue", "read"))
 
 
 @bp.route("/ledgers/rectification/<int:unit_id>")

@@ -8,10 +8,11 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import disclosure
-from engine.errors import InvalidInput, NotFound
+from engine.errors import InvalidInput
+from engine.permissions import allows
 from models import Organisation, PublicationKind, User
 
-from ..auth.routes import login_required
+from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
 from ..params import page_number
 from .routes import bp, step
@@ -35,13 +36,11 @@ def _source(raw: str | None) -> int:
 
 
 @bp.route("/publications")
-@login_required
+@permission_required("publication", "read")
 def publications() -> str:
     kind = request.args.get("kind") or None
     listing = disclosure.office_page(db(), g.actor, kind=kind if kind in KINDS else None,
                                      page=page_number(request.args.get("page")))
-    if not listing.total and not any(r.group_key in ("office", "leading_group") for r in g.actor.roles):
-        raise NotFound("没有可查看的公开信息。", "There is no publication you may see.")
     ids = {p.published_by_id for p in listing.items} | {p.withdrawn_by_id for p in listing.items}
     names = {u.id: u.display_name for u in db().query(User).filter(User.id.in_(ids - {None}))}
     units = {o.id: o.name for o in db().query(Organisation).filter(
@@ -53,7 +52,7 @@ def publications() -> str:
 
 def _may_withdraw(org_id: int) -> bool:
     org = db().get(Organisation, org_id)
-    return org is not None and g.actor.role_covers("office", org.path)
+    return org is not None and allows(g.actor, "publication", "publish", org.path)
 
 
 @bp.route("/publications/new")

@@ -32,6 +32,7 @@ def revisit_panel(instance: ProcessInstance) -> dict[str, Any]:
 
 def _case(instance_id: int) -> ProcessInstance:
     instance = runtime.get_instance(db(), g.actor, instance_id)
+    revisits.require_revisit_rights(g.actor, instance)
     if not revisits.may_revisit(db(), g.actor, instance):
         raise NotFound("此案件不能开展回头看。", "No 回头看 can be started from this case.")
     return instance

@@ -16,7 +16,7 @@ from engine import planning
 from engine.errors import InvalidInput, NotFound, XunchaError
 from models import Inspection, Organisation, Round, TermPlan
 
-from ..auth.routes import login_required
+from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
 from ..i18n import t
 from ..pages import refused
@@ -45,7 +45,7 @@ def step(action: Callable[[], Any], done: str, then: str | Callable[[Any], str])
 
 
 @bp.route("/planning")
-@login_required
+@permission_required("plan", "read")
 def index() -> str:
     plans = planning.visible_plans(db(), g.actor)
     if not plans:
