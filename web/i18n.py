@@ -36,14 +36,15 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-# Chinese words stored as data and shown as they are: round stages, kinds and methods, unit sectors
-# (engine.planning, models.RoundKind). Listed here so extraction gives them an English entry;
-# tests/web/test_translations.py checks the list still matches the engine's tuples.
+# Chinese words stored as data and shown as they are: round stages, kinds and methods, unit sectors and
+# report kinds (engine.planning, models.RoundKind, models.ReportKind). Listed here so extraction gives
+# them an English entry; tests/web/test_translations.py checks the list still matches the engine's.
 STORED_WORDS = (
     N_("准备"), N_("进驻"), N_("报告"), N_("反馈"), N_("移交"), N_("整改"), N_("立卷归档"),
     N_("常规"), N_("专项"), N_("机动式"), N_("回头看"), N_("延伸"),
     N_("板块轮动"), N_("同类同步"), N_("上下联动"), N_("一托N"),
     N_("市委工作部门"), N_("人大政协"), N_("市政府组成部门"), N_("法院检察院"), N_("群团"), N_("企事业单位"),
+    N_("问题线索报告"), N_("谈话情况报告"), N_("巡察报告"),
 )
 
 

@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import calendar
@@ -15,10 +16,10 @@ from engine.errors import FormInvalid, InvalidInput, NotFound
 
 from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
-from ..i18n import english, t
+from ..i18n import N_, english
 
 bp = Blueprint("calendar", __name__, template_folder="templates")
-EN_WEEKDAYS = ("Mo", "Tu", "We", "Th", "Fr", "Sa", "Su")
+WEEKDAY_NAMES = (N_("周一"), N_("周二"), N_("周三"), N_("周四"), N_("周五"), N_("周六"), N_("周日"))
 
 
 def today() -> date:
@@ -35,7 +36,7 @@ def _months(year: int) -> list[list[list[date | None]]]:
 def _page(year: int, status: int = 200, *, form: dict[str, Any] | None = None,
           errors: dict[str, str] | None = None) -> tuple[str, int]:
     view = calendar.year_view(db(), year, today())
-    names = [t(f"周{c}", e) for c, e in zip(calendar.WEEKDAYS_ZH, EN_WEEKDAYS, strict=True)]
+    names = [_(name) for name in WEEKDAY_NAMES]
     return render_template("calendar/year.html", view=view, year=year, months=_months(year), by_day=view.by_day(),
                            today=today(), form=form or {}, errors=errors or {}, weekday_names=names), status
 
@@ -75,10 +76,11 @@ def set_day() -> Response | tuple[str, int]:
     except FormInvalid as exc:
         db().rollback()
         return _page(day.year, 422, form=form, errors=_field_messages(exc))
-    kind_zh, kind_en = ("工作日", "a working day") if row.working else ("休息日", "a day off")
-    verb_zh, verb_en = ("登记", "Recorded") if created else ("改为", "Changed")
-    return _saved(day.year, t(f"已{verb_zh} {day.isoformat()} 为{kind_zh}（{row.note}）。",
-                              f"{verb_en} {day.isoformat()} as {kind_en} ({row.note})."))
+    done = {(True, True): _("已登记 %(day)s 为工作日（%(note)s）。", day=day.isoformat(), note=row.note),
+            (True, False): _("已登记 %(day)s 为休息日（%(note)s）。", day=day.isoformat(), note=row.note),
+            (False, True): _("已改为 %(day)s 为工作日（%(note)s）。", day=day.isoformat(), note=row.note),
+            (False, False): _("已改为 %(day)s 为休息日（%(note)s）。", day=day.isoformat(), note=row.note)}
+    return _saved(day.year, done[created, row.working])
 
 
 @bp.route("/calendar/days/<day>/remove")
@@ -98,9 +100,8 @@ def confirm_remove(day: str) -> str:
 def remove_day(day: str) -> Response:
     parsed = calendar.parse_day(day)
     row = calendar.remove_day(db(), ctx(), g.actor, parsed)
-    return _saved(parsed.year, t(f"已删除 {parsed.isoformat()} 的登记（{row.note}），该日按星期算。",
-                                 f"Removed the entry for {parsed.isoformat()} ({row.note}); the day follows its "
-                                 "weekday again."))
+    return _saved(parsed.year, _("已删除 %(day)s 的登记（%(note)s），该日按星期算。", day=parsed.isoformat(),
+                                 note=row.note))
 
 
 @bp.post("/calendar/<int:year>/load")
@@ -108,15 +109,13 @@ def remove_day(day: str) -> Response:
 def load_year(year: int) -> Response:
     result = calendar.load_year(db(), ctx(), g.actor, calendar.check_year(year))
     kept = len(result.kept)
-    return _saved(year, t(
-        f"已按程序包载入 {year} 年安排：新增 {len(result.added)} 天，更正 {len(result.changed)} 天，"
-        f"删除 {len(result.removed)} 天；保留办公室登记的 {kept} 天。",
-        f"Loaded {year} from the package: {len(result.added)} days added, {len(result.changed)} corrected, "
-        f"{len(result.removed)} removed; {kept} days entered by the office kept."))
+    return _saved(year, _("已按程序包载入 %(year)s 年安排：新增 %(added)s 天，更正 %(changed)s 天，"
+                          "删除 %(removed)s 天；保留办公室登记的 %(kept)s 天。", year=year, added=len(result.added),
+                          changed=len(result.changed), removed=len(result.removed), kept=kept))
 
 
 @bp.post("/calendar/<int:year>/confirm")
 @permission_required("calendar", "edit")
 def confirm_year(year: int) -> Response:
     calendar.confirm_year(db(), ctx(), g.actor, calendar.check_year(year))
-    return _saved(year, t(f"已确认 {year} 年安排录入完毕。", f"{year}'s schedule is marked as entered."))
+    return _saved(year, _("已确认 %(year)s 年安排录入完毕。", year=year))

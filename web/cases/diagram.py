@@ -14,7 +14,6 @@ from models import User
 from .. import display
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
 from ..reads import record_case_read
 from .queries import event_summary
 from .routes import bp
@@ -30,7 +29,8 @@ def notes(diagram: InstanceDiagram, holders: dict[int, str]) -> tuple[dict[str, 
     on_task: dict[str, list[str]] = {}
     current = {task.bpmn_id for task in diagram.current}
     for timer in diagram.timers:
-        text = f"{timer.grade or _('定时')} {display.local_time(timer.due_at)}"
+        grade = timer.grade or _("定时")
+        text = f"{grade} {display.local_time(timer.due_at)}"
         tooltips[timer.element_id] = f"{timer.name} · {text}" if timer.name else text
         if timer.attached_to in current:
             on_task.setdefault(timer.attached_to, []).append(text)
@@ -39,13 +39,14 @@ def notes(diagram: InstanceDiagram, holders: dict[int, str]) -> tuple[dict[str, 
     for element in dict.fromkeys(task.bpmn_id for task in diagram.current):
         tasks = diagram.at(element)
         dues = [task.due_at for task in tasks if task.due_at is not None]
-        due = _('期限 ') + display.local_time(min(dues), "%Y-%m-%d") if dues else ""
-        who = t(f"{len(tasks)} 项在此", f"{len(tasks)} items here") if len(tasks) > 1 else holders.get(tasks[0].id, "")
+        due = _("期限 %(day)s", day=display.local_time(min(dues), "%Y-%m-%d")) if dues else ""
+        who = _("%(n)s 项在此", n=len(tasks)) if len(tasks) > 1 else holders.get(tasks[0].id, "")
         lines = [" · ".join(part for part in (who, due) if part)]
         if on_task.get(element):
             lines.append(" · ".join(on_task[element]))
         titles[element] = "\n".join(lines)
-        tooltips[element] = "\n".join(f"{task.name}：{holders.get(task.id, '')}" for task in tasks)
+        tooltips[element] = "\n".join(_("%(name)s：%(value)s", name=task.name, value=holders.get(task.id, ""))
+                                      for task in tasks)
     return titles, tooltips
 
 

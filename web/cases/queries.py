@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -46,22 +47,23 @@ def list_cases(session: Session, actor: Actor, kind: str, page: int, per_page: i
     return Page(rows, found.total, found.page, found.per_page)
 
 
-_FIELD_LABELS = {"status": "状态", "disposition_method": "处置方式", "four_forms": "四种形态",
-                 "measures": "整改措施", "responsible_leader": "责任领导", "responsible_department": "牵头部门",
-                 "responsible_person": "责任人", "rectification_type": "整改类型", "due_at": "完成时限",
-                 "completion": "完成情况", "handed_over_at": "移交时间", "closed_at": "办结时间",
-                 "struck_off_at": "销号时间", "struck_off_by_id": "销号人"}
+_FIELD_LABELS = {"status": N_("状态"), "disposition_method": N_("处置方式"), "four_forms": N_("四种形态"),
+                 "measures": N_("整改措施"), "responsible_leader": N_("责任领导"),
+                 "responsible_department": N_("牵头部门"), "responsible_person": N_("责任人"),
+                 "rectification_type": N_("整改类型"), "due_at": N_("完成时限"), "completion": N_("完成情况"),
+                 "handed_over_at": N_("移交时间"), "closed_at": N_("办结时间"), "struck_off_at": N_("销号时间"),
+                 "struck_off_by_id": N_("销号人")}
 _STATUS_KIND = {"clue": "clue", "rectification_item": "item"}
 
 
 def _change_text(entity: str, field: str, values: Any) -> str:
-    name = _FIELD_LABELS.get(field, field)
+    name = gettext(_FIELD_LABELS[field]) if field in _FIELD_LABELS else field
     after = values[1] if isinstance(values, list) and len(values) == 2 else values
     if field == "status":
-        return f"{name}：{label(after, _STATUS_KIND.get(entity, entity))}"
+        return gettext("%(name)s：%(value)s", name=name, value=label(after, _STATUS_KIND.get(entity, entity)))
     if field.endswith("_at") or field.endswith("_id"):
         return name
-    return f"{name}：{after if after not in (None, '') else '—'}"
+    return gettext("%(name)s：%(value)s", name=name, value=after if after not in (None, "") else "—")
 
 
 def event_summary(event: AuditEvent) -> str:
@@ -75,14 +77,15 @@ def event_summary(event: AuditEvent) -> str:
     name = payload.get("name") or ""
     kind = event.event_type
     if kind == "instance_started":
-        return f"{payload.get('title', '')}（流程 {payload.get('process_key')} 第 {payload.get('version')} 版）"
+        return gettext("%(title)s（流程 %(key)s 第 %(version)s 版）", title=payload.get("title", ""),
+                       key=payload.get("process_key"), version=payload.get("version"))
     if kind == "task_assigned" and payload.get("assignee"):
         return f"{name} → {payload['assignee']}"
     if kind == "case_updated":
         entity = str(payload.get("entity", ""))
         changes = payload.get("changes") or {}
         parts = [_change_text(entity, f, v) for f, v in changes.items()] if isinstance(changes, dict) else []
-        return f"{label(entity, 'entity')}：" + "；".join(parts)
+        return gettext("%(name)s：%(value)s", name=label(entity, "entity"), value=gettext("；").join(parts))
     if kind == "timer_fired":
         return str(payload.get("bpmn_id", ""))
     if kind in ("attachment_added", "attachment_removed", "attachment_downloaded"):

@@ -4,6 +4,7 @@ and its history."""
 from __future__ import annotations
 
 from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from engine import audit, cases, projection, runtime
@@ -45,7 +46,7 @@ def show(instance_id: int) -> str:
     events = audit.stream_events(session, instance.id)
     actor_ids = {e.actor_id for e in events if e.actor_id}
     names = dict(session.execute(select(User.id, User.display_name).where(User.id.in_(actor_ids))).all())
-    history = [(event, names.get(event.actor_id or 0, event.actor_name or "系统"), event_summary(event))
+    history = [(event, names.get(event.actor_id or 0, event.actor_name or _("系统")), event_summary(event))
                for event in events]
     return render_template("cases/show.html", instance=instance, clue=clue, items=items, open_tasks=open_tasks,
                            holders=display.holders(session, open_tasks), history=history)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import content
@@ -67,7 +68,7 @@ def add_comment(instance_id: int) -> Response:
     task_id = _task_id()
     content.add_comment(db(), ctx(), g.actor, instance_id, request.form.get("body", ""), task_id=task_id)
     db().commit()
-    flash("评论已发表。", "success")
+    flash(_("评论已发表。"), "success")
     return _back(instance_id, task_id, "comments")
 
 
@@ -81,7 +82,7 @@ def upload(instance_id: int) -> Response:
     for upload in files:
         content.store_attachment(db(), ctx(), g.actor, instance_id, upload.filename, upload.stream, task_id=task_id)
     db().commit()
-    flash(f"已上传 {len(files)} 个文件。", "success")
+    flash(_("已上传 %(n)s 个文件。", n=len(files)), "success")
     return _back(instance_id, task_id, "attachments")
 
 
@@ -108,5 +109,5 @@ def remove(attachment_id: int) -> Response:
     row = content.remove_attachment(db(), ctx(), g.actor, attachment_id, request.form.get("reason"))
     instance_id = row.instance_id
     db().commit()
-    flash("附件已撤回。", "success")
+    flash(_("附件已撤回。"), "success")
     return _back(instance_id, _task_id(), "attachments")

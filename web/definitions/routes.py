@@ -4,6 +4,7 @@ roll-backs, and the visual comparison of two versions. Supervisors act; everyone
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.utils import secure_filename
 from werkzeug.wrappers import Response
 
@@ -13,7 +14,7 @@ from engine.errors import DefinitionInvalid, InvalidInput, XunchaError
 
 from ..auth.routes import login_required, permission_required
 from ..db import ctx, db
-from ..i18n import english, t
+from ..i18n import english
 from ..pages import refused
 from ..params import page_number
 
@@ -43,7 +44,7 @@ def upload() -> tuple[str, int]:
     upload_file = request.files.get("file")
     xml = upload_file.read() if upload_file else b""
     if not xml:
-        return _page(400, upload_error="请选择要上传的 BPMN 文件。", comment=comment)
+        return _page(400, upload_error=_("请选择要上传的 BPMN 文件。"), comment=comment)
     sent = request.form.getlist("make_current")  # the form sends "0", and "1" too when ticked
     make_current = not sent or "1" in sent
     try:
@@ -93,14 +94,13 @@ def _act(key: str, action: str) -> Response:
         version = _version_field()
         if action == "release":
             versions.release(db(), g.actor, key, version, at=ctx().clock.now())
-            done = t(f"新建案件将使用第 {version} 版。", f"New cases will start on version {version}.")
+            done = _("新建案件将使用第 %(version)s 版。", version=version)
         else:
             comment = (request.form.get("comment") or "").strip()[:500] or None
             result = versions.roll_back(db(), g.actor, ctx().forms, key, version, at=ctx().clock.now(),
                                         comment=comment)
             new = result.definition.version
-            done = t(f"已回滚：第 {new} 版沿用第 {version} 版的内容，新建案件将使用它。",
-                     f"Rolled back: version {new} carries version {version}'s content; new cases start on it.")
+            done = _("已回滚：第 %(new)s 版沿用第 %(version)s 版的内容，新建案件将使用它。", new=new, version=version)
     except XunchaError as exc:
         problems = exc.details.get("problems") or []
         field = "message_en" if english() else "message_zh"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from engine import definition_drafts
@@ -69,7 +70,7 @@ def draft_xml(key: str) -> Response:
 def discard(key: str) -> BaseResponse:
     definition_drafts.discard_draft(db(), g.actor, key)
     db().commit()
-    flash("草稿已丢弃。", "success")
+    flash(_("草稿已丢弃。"), "success")
     return redirect(url_for("designer.edit", key=key))
 
 

@@ -42,9 +42,8 @@ def moved_deadline(row: Any, fmt: str = "%Y-%m-%d %H:%M") -> Markup:
     due, original = getattr(row, "due_at", None), getattr(row, "original_due_at", None)
     if original is None or original == due:
         return Markup("{}").format(local_time(due, fmt))
-    return Markup('<span class="moved-deadline">{} {}，{} {}</span>').format(
-        _('原定期限'), local_time(original, fmt),
-        _('已延期至'), local_time(due, fmt))
+    return Markup('<span class="moved-deadline">{}</span>').format(
+        _("原定期限 %(original)s，已延期至 %(due)s", original=local_time(original, fmt), due=local_time(due, fmt)))
 
 
 def _step(action: Any, done: str, then: str) -> Response:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import form_library
@@ -111,9 +112,8 @@ def save() -> Response | tuple[str, int]:
         db().rollback()
         return _editor(draft, versions=existing, message=t(exc.message_zh, exc.message_en)), 409
     db().commit()
-    flash(t(f"已保存表单 {row.name} 第 {row.version} 版（{row.key}）。", f"Saved form {row.key}.") if created else
-          t(f"内容与第 {row.version} 版相同，未创建新版本。", f"Nothing changed since version {row.version}."),
-          "success")
+    flash(_("已保存表单 %(name)s 第 %(version)s 版（%(key)s）。", name=row.name, version=row.version, key=row.key)
+          if created else _("内容与第 %(version)s 版相同，未创建新版本。", version=row.version), "success")
     return redirect(url_for("form_editor.edit", name=row.name))
 
 
@@ -137,8 +137,8 @@ class Preview:
 def _preview(schema_text: str, ui_text: str) -> Preview:
     size = len(schema_text.encode()) + len(ui_text.encode())
     if size > form_library.MAX_FORM_BYTES:
-        return Preview(None, "", [t(f"表单定义过大（{size} 字节，上限 {form_library.MAX_FORM_BYTES}）。",
-                                    f"The form is too large ({size} bytes, at most {form_library.MAX_FORM_BYTES}).")])
+        return Preview(None, "", [_("表单定义过大（%(size)s 字节，上限 %(limit)s）。", size=size,
+                                    limit=form_library.MAX_FORM_BYTES)])
     try:
         schema, ui = _parse(schema_text, "schema"), _parse(ui_text, "ui_schema")
     except FormInvalid as exc:

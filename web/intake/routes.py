@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import intake, ledger_sheets
@@ -81,7 +82,7 @@ def save_report(inspection_id: int, slug: str) -> Response:
     except XunchaError as exc:
         return refused(exc, url_for("intake.show", inspection_id=inspection_id))
     db().commit()
-    flash(t(f"{kind}已保存。", f"The {slug} report was saved."), "success")
+    flash(_("%(kind)s已保存。", kind=_(kind)), "success")
     return redirect(url_for("intake.show", inspection_id=inspection_id))
 
 
@@ -96,18 +97,16 @@ def submit(inspection_id: int, table: str) -> Response | tuple[str, int]:
         sha256 = ledger_sheets.store_sheet(ctx().attachments_dir, upload.filename, upload.mimetype, upload.stream)
         path = ledger_sheets.sheet_path(ctx().attachments_dir, sha256)
         rows = ledger_sheets.read_table(path, {c.zh: c.key for c in TABLES[table]})
-        flash(t(f"已从表格读入 {len(rows)} 行，请核对后提交。",
-                f"{len(rows)} rows read from the sheet; check and submit."), "success")
+        flash(_("已从表格读入 %(n)s 行，请核对后提交。", n=len(rows)), "success")
         return _page(inspection_id, grids={table: rows})
     rows = _grid_rows(table)
     try:
         if table == "clues":
             created = intake.record_clues(db(), ctx(), g.actor, inspection_id, rows)
-            done = t(f"已移交 {len(created)} 条问题线索。", f"{len(created)} clue(s) recorded and handed over.")
+            done = _("已移交 %(n)s 条问题线索。", n=len(created))
         else:
             intake.record_findings(db(), ctx(), g.actor, inspection_id, rows)
-            done = t(f"已录入 {sum(1 for r in rows if any(r.values()))} 个反馈问题，整改已启动。",
-                     "The feedback problems were recorded and the rectification started.")
+            done = _("已录入 %(n)s 个反馈问题，整改已启动。", n=sum(1 for r in rows if any(r.values())))
     except (RowsInvalid, InvalidInput) as exc:
         db().rollback()
         flash(t(exc.message_zh, exc.message_en), "error")

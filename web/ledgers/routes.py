@@ -17,7 +17,6 @@ from models import ItemStatus, ProcessInstance, RectificationItem
 
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
 from ..pages import refused
 from ..params import page_number
 from ..reads import record_clue_reads
@@ -90,7 +89,7 @@ def edit_item(unit_id: int, item_id: int) -> Response | str:
         except XunchaError as exc:
             return refused(exc, url_for("ledgers.edit_item", unit_id=unit_id, item_id=item_id))
         session.commit()
-        flash(t(f"已保存（修改 {len(changes)} 项）。", f"Saved ({len(changes)} column(s) changed)."), "success")
+        flash(_("已保存（修改 %(n)s 项）。", n=len(changes)), "success")
         return redirect(url_for("ledgers.rectification", unit_id=unit_id))
     (row,) = ledgers.item_rows(session, [item])
     return render_template("ledgers/edit_item.html", unit_id=unit_id, item=item, row=row, allowed=allowed,
@@ -123,8 +122,8 @@ def import_confirm(unit_id: int) -> Response:
         done = service.confirm(unit_id, request.form.get("sheet", ""), request.form.get("basis", ""))
     except XunchaError as exc:
         return refused(exc, url_for("ledgers.rectification", unit_id=unit_id))
-    flash(t(f"导入完成：更新 {done['updated']} 项，新增 {done['created']} 项。",
-            f"Imported: {done['updated']} updated, {done['created']} added."), "success")
+    flash(_("导入完成：更新 %(updated)s 项，新增 %(created)s 项。", updated=done["updated"], created=done["created"]),
+          "success")
     return redirect(url_for("ledgers.rectification", unit_id=unit_id))
 
 

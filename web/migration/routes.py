@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import migration
@@ -14,7 +15,6 @@ from engine.paging import Page
 
 from ..auth.routes import permission_required
 from ..db import ctx, db, sessions
-from ..i18n import t
 from ..pages import refused
 from ..params import page_number
 
@@ -65,11 +65,10 @@ def start(key: str) -> Response:
     except XunchaError as exc:
         return refused(exc, url_for("migration.choose", key=key))
     if dry_run:
-        flash(t(f"试运行完成：{run.movable} / {run.total} 个实例可以迁移。",
-                f"Dry run finished: {run.movable} of {run.total} instances can move."), "success")
+        flash(_("试运行完成：%(movable)s / %(total)s 个实例可以迁移。", movable=run.movable, total=run.total),
+              "success")
     else:
-        flash(t(f"迁移完成：已迁移 {run.moved} 个实例，失败 {run.failed} 个。",
-                f"Migration finished: {run.moved} instances moved, {run.failed} failed."),
+        flash(_("迁移完成：已迁移 %(moved)s 个实例，失败 %(failed)s 个。", moved=run.moved, failed=run.failed),
               "error" if run.failed else "success")
     return redirect(url_for("migration.show", key=key, run_id=run.id))
 

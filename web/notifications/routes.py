@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import notify
 
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
 from ..params import page_number
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
@@ -42,5 +42,5 @@ def open_(notification_id: int) -> Response:
 def read_all() -> Response:
     count = notify.mark_all_read(db(), g.actor, ctx().clock.now())
     db().commit()
-    flash(t(f"已将 {count} 条通知标为已读。", f"Marked {count} notifications read."), "success")
+    flash(_("已将 %(count)s 条通知标为已读。", count=count), "success")
     return redirect(url_for("notifications.index"))

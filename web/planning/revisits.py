@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from engine import disclosure, planning, revisits, runtime
 from engine.errors import InvalidInput, NotFound
-from models import ProcessInstance, RectificationItem, TermPlan
+from models import ProcessInstance, RectificationItem, RoundKind, TermPlan
 
 from ..auth.routes import login_required
 from ..db import ctx, db
@@ -48,7 +48,7 @@ def revisit_form(instance_id: int) -> str:
     assert inspection is not None
     term = db().get(TermPlan, inspection.round.plan_id)
     assert term is not None
-    rounds = [r for r in planning.rounds_of(db(), g.actor, term.id) if r.kind == "回头看"]
+    rounds = [r for r in planning.rounds_of(db(), g.actor, term.id) if r.kind == RoundKind.REVISIT]
     return render_template("planning/revisit.html", instance=instance, items=items, inspection=inspection,
                            teams=planning.teams_for(db(), term), rounds=rounds)
 

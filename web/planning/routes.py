@@ -35,10 +35,11 @@ def step(action: Callable[[], Any], done: str, then: str | Callable[[Any], str])
         result = action()
     except XunchaError as exc:
         fields = exc.details.get("fields") if isinstance(exc.details.get("fields"), dict) else {}
-        detail = "；".join(f"{name}：{t(m.get('message_zh', ''), m.get('message_en', ''))}"
-                          for name, m in fields.items() if isinstance(m, dict))
+        detail = _("；").join(_("%(name)s：%(value)s", name=name, value=t(m.get("message_zh", ""),
+                                                                            m.get("message_en", "")))
+                             for name, m in fields.items() if isinstance(m, dict))
         return refused(exc, then if isinstance(then, str) else request.referrer or url_for("planning.index"),
-                       f"（{detail}）" if detail else "")
+                       _("（%(detail)s）", detail=detail) if detail else "")
     db().commit()
     flash(done, "success")
     return redirect(then if isinstance(then, str) else then(result))
@@ -130,7 +131,7 @@ def update_round(round_id: int) -> Response:
 def advance_stage(round_id: int) -> Response:
     stage = request.form.get("stage", "")
     return step(lambda: planning.update_round(db(), ctx(), g.actor, round_id, {"stage": stage}),
-                t(f"轮次已进入“{stage}”阶段。", f"The round moved to {stage}."),
+                _("轮次已进入“%(stage)s”阶段。", stage=_(stage)),
                 url_for("planning.round_page", round_id=round_id))
 
 
@@ -152,7 +153,7 @@ def add_inspections(round_id: int) -> Response:
             raise InvalidInput("请至少选择一个被巡察单位。", "Choose at least one unit.")
         return [planning.add_inspection(db(), ctx(), g.actor, round_id, unit_id=unit_id, team_id=team_id or 0,
                                         contacts=contacts) for unit_id in unit_ids]
-    return step(action, t(f"已安排 {len(unit_ids)} 个被巡察单位。", f"{len(unit_ids)} unit(s) added."),
+    return step(action, _("已安排 %(n)s 个被巡察单位。", n=len(unit_ids)),
                 url_for("planning.round_page", round_id=round_id))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import saved_filters
@@ -16,17 +17,17 @@ from models import TaskStatus
 from .. import display
 from ..auth.routes import login_required
 from ..db import ctx, db
-from ..i18n import t
+from ..i18n import N_
 from ..pages import refused
 from ..params import page_number
 
 bp = Blueprint("queue", __name__, template_folder="templates")
 
-QUEUE_TITLES = {"mine": "我的待办", "group": "组待办", "done": "已办", "all": "全部任务"}
-SORT_CHOICES = {"due": "期限由近到远", "-due": "期限由远到近", "priority": "优先级", "created": "创建时间（最早）",
-                "-created": "创建时间（最新）"}
-STATUS_CHOICES = {TaskStatus.READY: "待办", TaskStatus.COMPLETED: "已办", TaskStatus.CANCELLED: "已取消"}
-COLOUR_CHOICES = {RED: "红色（已逾期）", YELLOW: "黄色（临近期限）", GREEN: "绿色（期限充裕）"}
+QUEUE_TITLES = {"mine": N_("我的待办"), "group": N_("组待办"), "done": N_("已办"), "all": N_("全部任务")}
+SORT_CHOICES = {"due": N_("期限由近到远"), "-due": N_("期限由远到近"), "priority": N_("优先级"),
+                "created": N_("创建时间（最早）"), "-created": N_("创建时间（最新）")}
+STATUS_CHOICES = {TaskStatus.READY: N_("待办"), TaskStatus.COMPLETED: N_("已办"), TaskStatus.CANCELLED: N_("已取消")}
+COLOUR_CHOICES = {RED: N_("红色（已逾期）"), YELLOW: N_("黄色（临近期限）"), GREEN: N_("绿色（期限充裕）")}
 PER_PAGE = 20
 
 
@@ -45,10 +46,15 @@ def tasks() -> str:
     listing = list_tasks(db(), g.actor, queue, filters=filters, sort=sort, page=page_number(request.args.get("page")),
                          per_page=PER_PAGE, now=ctx().clock.now())
     return render_template(
-        "queue/tasks.html", queue=queue, titles=QUEUE_TITLES, sort=sort, sorts=SORT_CHOICES, listing=listing,
-        holders=display.holders(db(), listing.items), params=filters.as_args(), filtered=not filters.is_empty(),
-        options=filter_options(db(), ctx().forms, g.actor, queue), statuses=STATUS_CHOICES, colours=COLOUR_CHOICES,
+        "queue/tasks.html", queue=queue, titles=_translated(QUEUE_TITLES), sort=sort, sorts=_translated(SORT_CHOICES),
+        listing=listing, holders=display.holders(db(), listing.items), params=filters.as_args(),
+        filtered=not filters.is_empty(), options=filter_options(db(), ctx().forms, g.actor, queue),
+        statuses=_translated(STATUS_CHOICES), colours=_translated(COLOUR_CHOICES),
         saved=saved_filters.list_filters(db(), g.actor))
+
+
+def _translated(choices: dict[str, str]) -> dict[str, str]:
+    return {key: _(text) for key, text in choices.items()}
 
 
 def _submitted_params() -> dict[str, Any]:
@@ -68,8 +74,8 @@ def save_filter() -> Response:
     except (Conflict, InvalidInput) as exc:
         return refused(exc, back)
     db().commit()
-    flash(t(f"已保存常用筛选“{row.name}”。" if created else f"已覆盖常用筛选“{row.name}”。",
-            f"Saved filter '{row.name}' {'saved' if created else 'replaced'}."), "success")
+    flash(_("已保存常用筛选“%(name)s”。", name=row.name) if created else _("已覆盖常用筛选“%(name)s”。", name=row.name),
+          "success")
     return redirect(back)
 
 
@@ -80,6 +86,6 @@ def delete_filter(filter_id: int) -> Response:
     name, queue = row.name, row.queue
     saved_filters.delete_filter(db(), ctx(), g.actor, filter_id)
     db().commit()
-    flash(t(f"已删除常用筛选“{name}”。", f"Saved filter '{name}' deleted."), "success")
+    flash(_("已删除常用筛选“%(name)s”。", name=name), "success")
     back = request.form.get("back_queue")
     return redirect(url_for("queue.tasks", queue=back if back in QUEUES else queue))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from engine import reports, statistics
@@ -15,7 +16,6 @@ from models import Organisation, ReportDocument
 
 from ..auth.routes import permission_required
 from ..db import ctx, db
-from ..i18n import t
 from ..params import page_number
 
 bp = Blueprint("reports", __name__, template_folder="templates")
@@ -79,7 +79,7 @@ def generate() -> Response:
         abort(400)
     document = reports.generate(db(), g.actor, kind, at=ctx().clock.now(), attachments_dir=ctx().attachments_dir)
     db().commit()
-    flash(t(f"已生成《{document.title}》。", f"Generated '{document.title}'."), "success")
+    flash(_("已生成《%(title)s》。", title=document.title), "success")
     return redirect(url_for("reports.index"))
 
 

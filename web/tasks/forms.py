@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from engine.forms import FILE_WIDGET, PICKER_WIDGETS, Choices, Form
@@ -181,8 +182,8 @@ def render_fields(form: Form, data: dict[str, Any], errors: dict[str, dict[str, 
             f.choices = [(str(i), label) for i, label in attachments]
     shown = {f.path for f in fields} | {c.path for f in fields for row in f.table_rows for c in row}
     choice_lists = {f.path for f in fields if f.widget in ("checkboxes", "multiselect", FILE_WIDGET)}
-    colon = ": " if locale.startswith("en") else "："
-    general = [localised(e, locale) if path == "_form" else f"{path}{colon}{localised(e, locale)}"
+    general = [localised(e, locale) if path == "_form"
+               else _("%(name)s：%(value)s", name=path, value=localised(e, locale))
                for path, e in errors.items()
                if path not in shown and path.split(".")[0] not in choice_lists]
     return RenderedForm(fields, general, bool(errors))

@@ -62,7 +62,7 @@ def _username() -> str:
 def assign(task_id: int) -> Response:
     task = handling.assign_task(db(), ctx(), g.actor, task_id, _username())
     db().commit()
-    flash(t(f"已分派给 {task.assignee.display_name if task.assignee else ''}。", "Assigned."), "success")
+    flash(_("已分派给 %(name)s。", name=task.assignee.display_name if task.assignee else ""), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
@@ -72,8 +72,7 @@ def delegate(task_id: int) -> Response:
     task = handling.delegate_task(db(), ctx(), g.actor, task_id, _username())
     db().commit()
     name = task.assignee.display_name if task.assignee else ""
-    flash(t(f"已委派 {name} 办理；办理完毕后将交回您审核。",
-            f"Delegated to {name}; it comes back to you for approval."), "success")
+    flash(_("已委派 %(name)s 办理；办理完毕后将交回您审核。", name=name), "success")
     return redirect(url_for("tasks.show", task_id=task_id))
 
 
