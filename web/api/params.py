@@ -55,12 +55,24 @@ def _out_of_range(name: str, value: int) -> InvalidInput:
                         {"field": name, "max": MAX_ID})
 
 
+def _not_an_integer(name: str) -> InvalidInput:
+    return InvalidInput(f"字段 {name} 必须是整数。", f"Field '{name}' must be an integer.", {"field": name})
+
+
 def optional_int_field(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-        raise InvalidInput(f"字段 {name} 必须是整数。", f"Field '{name}' must be an integer.", {"field": name})
+        raise _not_an_integer(name)
     if value is not None and abs(value) > MAX_ID:
         raise _out_of_range(name, value)
+    return value
+
+
+def int_field(body: dict[str, Any], name: str) -> int:
+    """A required integer field (an id, a year)."""
+    value = optional_int_field(body, name)
+    if value is None:
+        raise _not_an_integer(name)
     return value
 
 

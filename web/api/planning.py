@@ -13,9 +13,9 @@ from engine import planning, revisits
 from engine.errors import InvalidInput
 from models import Inspection, Organisation, Round, TermPlan
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from . import serializers
-from .params import choice_arg, int_arg, json_body, pagination
+from .params import choice_arg, int_arg, int_field, json_body, optional_int_field, pagination
 
 
 def _day(value: date | None) -> str | None:
@@ -52,12 +52,10 @@ def create_plan() -> tuple[dict[str, Any], int]:
     units = body.get("units", [])
     if not isinstance(units, list):
         raise InvalidInput("units 必须是列表。", "units must be a list.", {"field": "units"})
-    org_id, start, end = _int(body, "org_id"), _int(body, "start_year"), _int(body, "end_year")
-    assert org_id is not None and start is not None and end is not None
+    org_id, start, end = int_field(body, "org_id"), int_field(body, "start_year"), int_field(body, "end_year")
     plan = planning.create_plan(db(), ctx(), g.actor, org_id=org_id, name=str(body.get("name") or ""),
                                 start_year=start, end_year=end, units=units)
-    db().commit()
-    return plan_body(plan), 201
+    return committed((plan_body(plan), 201))
 
 
 def update_plan_unit(plan_id: int, unit_id: int) -> dict[str, Any]:
@@ -65,8 +63,7 @@ def update_plan_unit(plan_id: int, unit_id: int) -> dict[str, Any]:
     if "planned_year" not in body:
         raise InvalidInput("缺少字段 planned_year。", "Field 'planned_year' is required.", {"field": "planned_year"})
     row = planning.set_planned_year(db(), ctx(), g.actor, plan_id, unit_id, body["planned_year"])
-    db().commit()
-    return {"plan_id": row.plan_id, "unit_id": row.unit_id, "planned_year": row.planned_year}
+    return committed({"plan_id": row.plan_id, "unit_id": row.unit_id, "planned_year": row.planned_year})
 
 
 def list_rounds(plan_id: int) -> dict[str, Any]:
@@ -76,14 +73,12 @@ def list_rounds(plan_id: int) -> dict[str, Any]:
 
 def create_round(plan_id: int) -> tuple[dict[str, Any], int]:
     round_ = planning.create_round(db(), ctx(), g.actor, plan_id, json_body())
-    db().commit()
-    return round_body(round_), 201
+    return committed((round_body(round_), 201))
 
 
 def update_round(round_id: int) -> dict[str, Any]:
     round_ = planning.update_round(db(), ctx(), g.actor, round_id, json_body())
-    db().commit()
-    return round_body(round_)
+    return committed(round_body(round_))
 
 
 def list_inspections(round_id: int) -> dict[str, Any]:
@@ -92,27 +87,17 @@ def list_inspections(round_id: int) -> dict[str, Any]:
     return {"items": [inspection_body(i) for i in inspections], "total": len(inspections)}
 
 
-def _int(body: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = body.get(name)
-    if (value is None and required) or (value is not None and (isinstance(value, bool) or not isinstance(value, int))):
-        raise InvalidInput(f"字段 {name} 必须是整数。", f"Field '{name}' must be an integer.", {"field": name})
-    return value
-
-
 def create_inspection(round_id: int) -> tuple[dict[str, Any], int]:
     body = json_body()
-    unit_id, team_id = _int(body, "unit_id"), _int(body, "team_id")
-    assert unit_id is not None and team_id is not None
+    unit_id, team_id = int_field(body, "unit_id"), int_field(body, "team_id")
     inspection = planning.add_inspection(db(), ctx(), g.actor, round_id, unit_id=unit_id, team_id=team_id,
                                          contacts={k: v for k, v in body.items() if k in planning.CONTACT_FIELDS})
-    db().commit()
-    return inspection_body(inspection), 201
+    return committed((inspection_body(inspection), 201))
 
 
 def update_inspection(inspection_id: int) -> dict[str, Any]:
     inspection = planning.update_inspection(db(), ctx(), g.actor, inspection_id, json_body())
-    db().commit()
-    return inspection_body(inspection)
+    return committed(inspection_body(inspection))
 
 
 def coverage(plan_id: int) -> dict[str, Any]:
@@ -136,8 +121,7 @@ def coverage(plan_id: int) -> dict[str, Any]:
 
 def create_revisit() -> tuple[dict[str, Any], int]:
     body = json_body()
-    instance_id = _int(body, "instance_id")
-    assert instance_id is not None
+    instance_id = int_field(body, "instance_id")
     reopen, problems = body.get("reopen_item_ids", []), body.get("new_problems", [])
     if not isinstance(reopen, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in reopen):
         raise InvalidInput("reopen_item_ids 必须是整数列表。", "reopen_item_ids must be a list of integers.",
@@ -151,9 +135,8 @@ def create_revisit() -> tuple[dict[str, Any], int]:
         raise InvalidInput("due_on 须为日期（YYYY-MM-DD）。", "due_on must be a date (YYYY-MM-DD).",
                            {"field": "due_on"}) from None
     result = revisits.start_revisit(db(), ctx(), g.actor, instance_id, reopen_item_ids=reopen, new_problems=problems,
-                                    due_on=due, round_id=_int(body, "round_id", False),
-                                    team_id=_int(body, "team_id", False))
-    db().commit()
-    return {"instance_id": result.instance.id, "inspection": inspection_body(result.inspection),
-            "items": [{"id": i.id, "number": i.number, "problem": i.problem, "origin_item_id": i.origin_item_id,
-                       "due_at": serializers.iso(i.due_at)} for i in result.items]}, 201
+                                    due_on=due, round_id=optional_int_field(body, "round_id"),
+                                    team_id=optional_int_field(body, "team_id"))
+    return committed(({"instance_id": result.instance.id, "inspection": inspection_body(result.inspection),
+                       "items": [{"id": i.id, "number": i.number, "problem": i.problem, "origin_item_id": i.origin_item_id,
+                                  "due_at": serializers.iso(i.due_at)} for i in result.items]}, 201))
