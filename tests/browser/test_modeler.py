@@ -137,7 +137,7 @@ def test_a_supervisor_adds_a_step_in_a_lane_deploys_it_and_a_case_offers_it_to_t
     page.get_by_role("button", name="部署", exact=True).click()
     outcome = page.get_by_test_id("modeler-outcome")
     expect(outcome).to_contain_text(f"已部署 {KEY} 第 2 版")
-    outcome.get_by_role("link", name="版本列表 / Versions").click()
+    outcome.get_by_role("link", name="版本列表").click()
     page.wait_for_url(f"{server}/definitions/{KEY}/versions")
     expect(page.locator("body")).to_contain_text("增加领导小组审阅")
 

@@ -4,13 +4,15 @@
 // days can therefore be written "到期前 N 个工作日" (deadline_in(D − N)), "到期时" (deadline_in(D)) or
 // "逾期 N 个工作日后" (deadline_in(D + N)). An ISO duration goes in timeDuration, quoted: "PT1H".
 
+import { t } from "./_i18n.js";
+
 export const MODES = [
-  { value: "after", label: "N 个工作日后 / N working days after it starts", needsDue: false, days: true },
-  { value: "before_due", label: "到期前 N 个工作日 / N working days before the task is due", needsDue: true, days: true },
-  { value: "at_due", label: "到期时 / When the task is due", needsDue: true, days: false },
-  { value: "after_due", label: "逾期 N 个工作日后 / N working days after the task is due", needsDue: true, days: true },
-  { value: "duration", label: "时长（ISO 8601，如 PT1H）/ Duration (ISO 8601)", needsDue: false, days: false },
-  { value: "custom", label: "自定义表达式 / Custom expression", needsDue: false, days: false },
+  { value: "after", label: t("N 个工作日后"), needsDue: false, days: true },
+  { value: "before_due", label: t("到期前 N 个工作日"), needsDue: true, days: true },
+  { value: "at_due", label: t("到期时"), needsDue: true, days: false },
+  { value: "after_due", label: t("逾期 N 个工作日后"), needsDue: true, days: true },
+  { value: "duration", label: t("时长（ISO 8601，如 PT1H）"), needsDue: false, days: false },
+  { value: "custom", label: t("自定义表达式"), needsDue: false, days: false },
 ];
 
 const DEADLINE = /^\s*deadline_in\(\s*(\d+)\s*\)\s*$/;

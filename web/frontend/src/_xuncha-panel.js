@@ -8,6 +8,7 @@ import { CheckboxEntry, SelectEntry, TextFieldEntry, isSelectEntryEdited, isText
 import { useService } from "bpmn-js-properties-panel";
 import { jsx } from "@bpmn-io/properties-panel/preact/jsx-runtime";
 import { is } from "bpmn-js/lib/util/ModelUtil";
+import { english, t } from "./_i18n.js";
 import { MODES, isIsoDuration, readTimer, writeTimer } from "./_timer-expressions.js";
 
 let catalog = { groups: [], forms: [], escalation_grades: [], audiences: [] };
@@ -91,15 +92,15 @@ function LaneGroup(props) {
   const getValue = () => groupKeyOf(element.businessObject.name);
   const setValue = (value) => modeling.updateProperties(element, { name: value || undefined });
   const getOptions = () => {
-    const options = [{ value: "", label: "（请选择用户组 / choose a group）" }];
+    const options = [{ value: "", label: t("（请选择用户组）") }];
     const current = getValue();
     if (current && !catalog.groups.some((g) => g.key === current)) {
-      options.push({ value: current, label: `${current}（未知用户组 / unknown group）` });
+      options.push({ value: current, label: t("{name}（未知用户组）", { name: current }) });
     }
-    return options.concat(catalog.groups.map((g) => ({ value: g.key, label: `${g.name}（${g.key}）` })));
+    return options.concat(catalog.groups.map((g) => ({ value: g.key, label: t("{name}（{key}）", { name: g.name, key: g.key }) })));
   };
-  return jsx(SelectEntry, { element, id, label: "用户组 / Group", getValue, setValue, getOptions,
-    description: "泳道中的任务交给这个用户组办理。/ Tasks in this lane go to this group." });
+  return jsx(SelectEntry, { element, id, label: t("用户组"), getValue, setValue, getOptions,
+    description: t("泳道中的任务交给这个用户组办理。") });
 }
 
 // -- user tasks --------------------------------------------------------------------------------------------
@@ -111,22 +112,22 @@ function TaskForm(props) {
   // The engine finds a file form's ui schema next to it; a stale formUiSchemaFilename would mislead readers.
   const setValue = (value) => set({ formJsonSchemaFilename: value, formUiSchemaFilename: "" });
   const getOptions = () => {
-    const options = [{ value: "", label: "（通用表单：办理意见 + 附件 / generic form）" }];
+    const options = [{ value: "", label: t("（通用表单：办理意见 + 附件）") }];
     const current = getValue();
     if (current && !catalog.forms.some((f) => f.key === current)) {
-      options.push({ value: current, label: `${current}（不存在 / missing）` });
+      options.push({ value: current, label: t("{name}（不存在）", { name: current }) });
     }
     return options.concat(catalog.forms.map((f) => ({
-      value: f.key, label: `${f.title} · ${f.key}${f.source === "stored" ? "" : "（文件 / file）"}` })));
+      value: f.key, label: `${f.title} · ${f.key}${f.source === "stored" ? "" : t("（文件）")}` })));
   };
-  return jsx(SelectEntry, { element, id, label: "表单 / Form", getValue, setValue, getOptions });
+  return jsx(SelectEntry, { element, id, label: t("表单"), getValue, setValue, getOptions });
 }
 
 function FormEditorLink(props) {
   return jsx("div", {
     class: "bio-properties-panel-entry xc-panel-link",
     "data-entry-id": props.id,
-    children: jsx("a", { href: formsUrl, target: "_blank", rel: "noopener", children: "新建/编辑表单 / Edit forms ↗" }),
+    children: jsx("a", { href: formsUrl, target: "_blank", rel: "noopener", children: t("新建/编辑表单 ↗") }),
   });
 }
 
@@ -146,27 +147,27 @@ function textProperty(name, label, { description, validate, placeholder } = {}) 
   };
 }
 
-const DueDays = textProperty("dueWorkingDays", "期限（工作日）/ Deadline (working days)", {
+const DueDays = textProperty("dueWorkingDays", t("期限（工作日）"), {
   placeholder: "5",
-  description: "任务开始后第 N 个工作日结束时到期。/ Due at the end of the N-th working day.",
-  validate: (v) => (v && !/^\d+$/.test(v.trim()) ? "须为非负整数 / a whole number ≥ 0" : null),
+  description: t("任务开始后第 N 个工作日结束时到期。"),
+  validate: (v) => (v && !/^\d+$/.test(v.trim()) ? t("须为非负整数") : null),
 });
 
-const ReturnWith = textProperty("returnWith", "退回设置 / Return with", {
-  placeholder: "plan_decision=退回修改",
-  description: "退回时把表单字段设为此值，由图中的网关送回。/ 退回 completes the task with field=value.",
-  validate: (v) => (v && !/^[^=\s][^=]*=.+$/.test(v.trim()) ? "应写作“字段=取值” / write field=value" : null),
+const ReturnWith = textProperty("returnWith", t("退回设置"), {
+  placeholder: t("plan_decision=退回修改"),
+  description: t("退回时把表单字段设为此值，由图中的网关送回。"),
+  validate: (v) => (v && !/^[^=\s][^=]*=.+$/.test(v.trim()) ? t("应写作“字段=取值”") : null),
 });
 
 function ExtensionApprover(props) {
   const { element, id } = props;
   const set = usePropertySetter(element);
   return jsx(SelectEntry, {
-    element, id, label: "延期审批 / Extension approver",
+    element, id, label: t("延期审批"),
     getValue: () => getProperty(element.businessObject, "extensionApprover") || "",
     setValue: (value) => set({ extensionApprover: value }),
-    getOptions: () => [{ value: "", label: "巡察办（默认）/ office (default)" }]
-      .concat(catalog.groups.filter((g) => g.key !== "office").map((g) => ({ value: g.key, label: `${g.name}（${g.key}）` }))),
+    getOptions: () => [{ value: "", label: t("巡察办（默认）") }]
+      .concat(catalog.groups.filter((g) => g.key !== "office").map((g) => ({ value: g.key, label: t("{name}（{key}）", { name: g.name, key: g.key }) }))),
   });
 }
 
@@ -215,9 +216,9 @@ function TimerMode(props) {
   const write = useTimerWriter(element);
   const due = attachedDue(element);
   return jsx(SelectEntry, {
-    element, id, label: "触发时间 / Fires",
-    description: due != null ? `所附任务期限：${due} 个工作日 / The task is due in ${due} working days.`
-      : "到期类写法需附在设置了期限的任务上。/ 'Due' modes need a task with a deadline.",
+    element, id, label: t("触发时间"),
+    description: due != null ? t("所附任务期限：{due} 个工作日", { due })
+      : t("到期类写法需附在设置了期限的任务上。"),
     getValue: () => currentTimer(element).mode,
     setValue: (mode) => {
       const now = currentTimer(element);
@@ -233,9 +234,9 @@ function TimerDays(props) {
   const { element, id } = props;
   const write = useTimerWriter(element);
   const debounce = useService("debounceInput");
-  const validate = (v) => (!/^\d+$/.test((v || "").trim()) ? "须为非负整数 / a whole number ≥ 0" : null);
+  const validate = (v) => (!/^\d+$/.test((v || "").trim()) ? t("须为非负整数") : null);
   return jsx(TextFieldEntry, {
-    element, id, label: "N（工作日 / working days）", debounce, validate,
+    element, id, label: t("N（工作日）"), debounce, validate,
     getValue: () => String(currentTimer(element).days ?? ""),
     setValue: (value) => {
       if (validate(value)) return;
@@ -249,9 +250,9 @@ function TimerDuration(props) {
   const { element, id } = props;
   const write = useTimerWriter(element);
   const debounce = useService("debounceInput");
-  const validate = (v) => (!isIsoDuration(v) ? "ISO 8601 时长，如 PT1H、P2D / an ISO 8601 duration" : null);
+  const validate = (v) => (!isIsoDuration(v) ? t("ISO 8601 时长，如 PT1H、P2D") : null);
   return jsx(TextFieldEntry, {
-    element, id, label: "时长 / Duration", debounce, validate,
+    element, id, label: t("时长"), debounce, validate,
     getValue: () => currentTimer(element).duration || "",
     setValue: (value) => {
       const written = writeTimer("duration", 0, null, value || "");
@@ -265,8 +266,8 @@ function TimerExpression(props) {
   const write = useTimerWriter(element);
   const debounce = useService("debounceInput");
   return jsx(TextFieldEntry, {
-    element, id, label: "表达式 / Expression", debounce,
-    description: "Python 表达式，如 deadline_in(3)；时长须加引号，如 \"PT1H\"。/ A Python expression.",
+    element, id, label: t("表达式"), debounce,
+    description: t('Python 表达式，如 deadline_in(3)；时长须加引号，如 "PT1H"。'),
     getValue: () => timerExpression(timerDefinition(element)).body,
     setValue: (value) => write(timerExpression(timerDefinition(element)).kind, value || ""),
   });
@@ -276,12 +277,12 @@ function EscalationGrade(props) {
   const { element, id } = props;
   const set = usePropertySetter(element);
   return jsx(SelectEntry, {
-    element, id, label: "督办等级 / Escalation",
+    element, id, label: t("督办等级"),
     getValue: () => getProperty(element.businessObject, "escalation") || "",
     setValue: (value) => set(value ? { escalation: value, notify: getProperty(element.businessObject, "notify") || "holder" }
       : { escalation: "", notify: "" }),
-    getOptions: () => [{ value: "", label: "（不督办 / none）" }]
-      .concat(catalog.escalation_grades.map((g) => ({ value: g.key, label: `${g.name} / ${g.name_en}` }))),
+    getOptions: () => [{ value: "", label: t("（不督办）") }]
+      .concat(catalog.escalation_grades.map((g) => ({ value: g.key, label: english() ? g.name_en : g.name }))),
   });
 }
 
@@ -294,7 +295,7 @@ function notifyEntry(audience) {
     const { element, id } = props;
     const set = usePropertySetter(element);
     return jsx(CheckboxEntry, {
-      element, id, label: `${audience.name}（${audience.key}）`,
+      element, id, label: t("{name}（{key}）", { name: audience.name, key: audience.key }),
       getValue: () => notifyList(element).includes(audience.key),
       setValue: (checked) => {
         const others = notifyList(element).filter((k) => k !== audience.key);
@@ -357,7 +358,7 @@ class XunchaPropertiesProvider {
   getGroups(element) {
     return (groups) => {
       const entries = entriesFor(element);
-      if (entries.length) groups.splice(1, 0, { id: "xuncha", label: "巡察 / Xuncha", entries });
+      if (entries.length) groups.splice(1, 0, { id: "xuncha", label: t("巡察"), entries });
       return groups;
     };
   }

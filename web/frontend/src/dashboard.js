@@ -6,6 +6,7 @@ import { BarChart, LineChart, PieChart } from "echarts/charts";
 import { GridComponent, LegendComponent, TitleComponent, TooltipComponent } from "echarts/components";
 import { init, use } from "echarts/core";
 import { CanvasRenderer } from "echarts/renderers";
+import { t } from "./_i18n.js";
 
 use([BarChart, LineChart, PieChart, GridComponent, LegendComponent, TitleComponent, TooltipComponent, CanvasRenderer]);
 
@@ -36,12 +37,12 @@ function pie(counts) {
 
 const CHARTS = {
   coverage: (d) => bars(d.coverage.years.map((y) => String(y.year)), [
-    { name: "计划", data: d.coverage.years.map((y) => y.planned) },
-    { name: "已巡察", data: d.coverage.years.map((y) => y.inspected) },
+    { name: t("计划"), data: d.coverage.years.map((y) => y.planned) },
+    { name: t("已巡察"), data: d.coverage.years.map((y) => y.inspected) },
   ]),
-  "clue-stages": (d) => (d.clues.total ? pie(d.clues.by_stage) : { title: EMPTY("暂无问题线索") }),
+  "clue-stages": (d) => (d.clues.total ? pie(d.clues.by_stage) : { title: EMPTY(t("暂无问题线索")) }),
   "clue-bodies": (d) => bars(Object.keys(d.clues.by_receiving_body), [
-    { name: "线索数", data: Object.values(d.clues.by_receiving_body) },
+    { name: t("线索数"), data: Object.values(d.clues.by_receiving_body) },
   ]),
   completion: (d) => ({
     tooltip: { trigger: "axis" },
@@ -50,18 +51,18 @@ const CHARTS = {
     xAxis: { type: "category", data: d.completion.map((p) => p.month) },
     yAxis: { type: "value", minInterval: 1 },
     series: [
-      { type: "line", name: "整改事项", data: d.completion.map((p) => p.items) },
-      { type: "line", name: "已销号", data: d.completion.map((p) => p.struck_off), areaStyle: {} },
+      { type: "line", name: t("整改事项"), data: d.completion.map((p) => p.items) },
+      { type: "line", name: t("已销号"), data: d.completion.map((p) => p.struck_off), areaStyle: {} },
     ],
   }),
   "overdue-units": (d) => {
     const late = d.units.filter((u) => u.overdue > 0).slice(0, 15).reverse();
-    const option = bars(late.map((u) => u.unit), [{ name: "逾期", data: late.map((u) => u.overdue), color: "#c62828" }], true);
-    return late.length ? option : { ...option, title: EMPTY("暂无逾期事项") };
+    const option = bars(late.map((u) => u.unit), [{ name: t("逾期"), data: late.map((u) => u.overdue), color: "#c62828" }], true);
+    return late.length ? option : { ...option, title: EMPTY(t("暂无逾期事项")) };
   },
   "overdue-counties": (d) => bars(d.counties.map((c) => c.county), [
-    { name: "逾期", data: d.counties.map((c) => c.overdue), color: "#c62828" },
-    { name: "已销号", data: d.counties.map((c) => c.struck_off) },
+    { name: t("逾期"), data: d.counties.map((c) => c.overdue), color: "#c62828" },
+    { name: t("已销号"), data: d.counties.map((c) => c.struck_off) },
   ]),
 };
 

@@ -6,6 +6,7 @@
 import Modeler from "bpmn-js/lib/Modeler";
 import { BpmnPropertiesPanelModule, BpmnPropertiesProviderModule } from "bpmn-js-properties-panel";
 import spiffModdle from "./_spiff-moddle.js";
+import { t } from "./_i18n.js";
 import XunchaPropertiesModule, { configurePanel } from "./_xuncha-panel.js";
 
 const MARKERS = { error: "xc-problem", warning: "xc-warning" };
@@ -15,13 +16,13 @@ function blankDiagram() {
   return `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_${id}" targetNamespace="http://xuncha.local/bpmn" exporter="Xuncha" exporterVersion="1.0">
   <bpmn:collaboration id="Collaboration_${id}">
-    <bpmn:participant id="Participant_${id}" name="新流程" processRef="${id}" />
+    <bpmn:participant id="Participant_${id}" name="${t("新流程")}" processRef="${id}" />
   </bpmn:collaboration>
-  <bpmn:process id="${id}" name="新流程" isExecutable="true">
+  <bpmn:process id="${id}" name="${t("新流程")}" isExecutable="true">
     <bpmn:laneSet id="LaneSet_${id}">
       <bpmn:lane id="Lane_office" name="office"><bpmn:flowNodeRef>start</bpmn:flowNodeRef></bpmn:lane>
     </bpmn:laneSet>
-    <bpmn:startEvent id="start" name="开始" />
+    <bpmn:startEvent id="start" name="${t("开始")}" />
   </bpmn:process>
   <bpmndi:BPMNDiagram id="BPMNDiagram_${id}">
     <bpmndi:BPMNPlane id="BPMNPlane_${id}" bpmnElement="Collaboration_${id}">
@@ -92,7 +93,7 @@ class Designer {
     this.showState();
     this.root.dataset.ready = "true";
     if (warnings.length) {
-      this.outcome("warning", `导入时有 ${warnings.length} 条提示 / ${warnings.length} import warning(s): `
+      this.outcome("warning", t("导入时有 {n} 条提示：", { n: warnings.length })
         + warnings.map((w) => w.message).slice(0, 3).join("; "));
     }
   }
@@ -127,7 +128,7 @@ class Designer {
     try {
       await handler();
     } catch (error) {
-      this.outcome("error", `操作失败 / Failed: ${error.message}`);
+      this.outcome("error", t("操作失败：{message}", { message: error.message }));
     } finally {
       buttons.forEach((b) => { b.disabled = false; });
     }
@@ -141,10 +142,10 @@ class Designer {
   showState() {
     const state = this.root.querySelector(".xc-state");
     if (this.dirty) {
-      state.textContent = "有未保存的修改 / Unsaved changes";
+      state.textContent = t("有未保存的修改");
       state.dataset.state = "dirty";
     } else if (this.savedAt) {
-      state.textContent = `已保存 ${clock(this.savedAt)} / Saved`;
+      state.textContent = t("已保存 {time}", { time: clock(this.savedAt) });
       state.dataset.state = "saved";
     } else {
       state.textContent = "";
@@ -199,7 +200,7 @@ class Designer {
       based_on_version: key && key === this.data.key ? this.version : null,
     });
     if (!result.ok) {
-      this.outcome("error", `草稿未保存 / Draft not saved: ${this.errorText(result)}`);
+      this.outcome("error", t("草稿未保存：{message}", { message: this.errorText(result) }));
       if (result.body.error && result.body.error.details && result.body.error.details.problems) {
         this.showProblems(result.body.error.details.problems);
       }
@@ -215,16 +216,16 @@ class Designer {
   async validate() {
     const result = await this.call(this.data.validateUrl, "POST", { bpmn_xml: await this.xml() });
     if (!result.ok) {
-      this.outcome("error", `无法校验 / Cannot check: ${this.errorText(result)}`);
+      this.outcome("error", t("无法校验：{message}", { message: this.errorText(result) }));
       return;
     }
     this.showProblems(result.body.problems);
     const errors = result.body.problems.filter((p) => p.severity === "error").length;
     if (result.body.ok) {
       this.outcome("success", result.body.problems.length
-        ? `校验通过，有 ${result.body.problems.length} 条警告。/ Passed with warnings.` : "校验通过。/ No problems.");
+        ? t("校验通过，有 {n} 条警告。", { n: result.body.problems.length }) : t("校验通过。"));
     } else {
-      this.outcome("error", `有 ${errors} 处错误，不能部署。/ ${errors} error(s): cannot deploy.`);
+      this.outcome("error", t("有 {n} 处错误，不能部署。", { n: errors }));
     }
   }
 
@@ -236,7 +237,7 @@ class Designer {
     const details = result.body.error && result.body.error.details;
     if (!result.ok) {
       if (details && details.problems) this.showProblems(details.problems);
-      this.outcome("error", `未部署 / Not deployed: ${this.errorText(result)}`);
+      this.outcome("error", t("未部署：{message}", { message: this.errorText(result) }));
       return;
     }
     const body = result.body;
@@ -248,9 +249,9 @@ class Designer {
     this.savedAt = null;
     this.setDirty(false);
     const text = body.created
-      ? `已部署 ${body.key} 第 ${body.version} 版${makeCurrent ? "，新案件将使用此版本" : ""}。/ Deployed version ${body.version}.`
-      : `与 ${body.key} 第 ${body.version} 版完全相同，未创建新版本。/ Identical to version ${body.version}.`;
-    this.outcome("success", text, [["版本列表 / Versions", body.versions_url], ["打开此版本 / Open it", body.modeler_url]]);
+      ? (makeCurrent ? t("已部署 {key} 第 {version} 版，新案件将使用此版本。", body) : t("已部署 {key} 第 {version} 版。", body))
+      : t("与 {key} 第 {version} 版完全相同，未创建新版本。", body);
+    this.outcome("success", text, [[t("版本列表"), body.versions_url], [t("打开此版本"), body.modeler_url]]);
   }
 
   async download() {
@@ -291,7 +292,7 @@ class Designer {
       item.dataset.elementId = problem.element_id || "";
       const severity = document.createElement("span");
       severity.className = "xc-severity";
-      severity.textContent = problem.severity === "warning" ? "警告" : "错误";
+      severity.textContent = problem.severity === "warning" ? t("警告") : t("错误");
       const zh = document.createElement("span");
       zh.textContent = problem.message_zh;
       const en = document.createElement("span");
@@ -328,6 +329,6 @@ document.addEventListener("DOMContentLoaded", () => {
   const designer = new Designer(root);
   designer.open().catch((error) => {
     root.dataset.ready = "error";
-    designer.outcome("error", `流程图无法打开 / The diagram cannot be opened: ${error.message}`);
+    designer.outcome("error", t("流程图无法打开：{message}", { message: error.message }));
   });
 });

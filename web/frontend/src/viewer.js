@@ -11,6 +11,7 @@
 // highlights that element (class "xc-focus") and scrolls it into view; so does
 // window.XunchaDiagram.focus(container, id).
 import NavigatedViewer from "bpmn-js/lib/NavigatedViewer";
+import { t } from "./_i18n.js";
 
 const MARKS = ["done", "current", "waiting", "added", "removed", "changed", "problem", "warning"];
 const viewers = new WeakMap();
@@ -76,7 +77,7 @@ async function renderFromAttributes(container) {
     container.dataset.rendered = "error";
     const message = document.createElement("p");
     message.className = "error";
-    message.textContent = `流程图无法显示 / The diagram cannot be shown: ${error.message}`;
+    message.textContent = t("流程图无法显示：{message}", { message: error.message });
     container.replaceChildren(message);
   }
 }
