@@ -126,6 +126,13 @@ def test_no_template_shows_chinese_outside_gettext() -> None:
     assert not found, json.dumps(found, ensure_ascii=False, indent=1)
 
 
+def test_no_template_hides_gettext_behind_a_variable() -> None:
+    """``{% set _ = … %}`` (a throwaway result) would shadow gettext for the rest of the template."""
+    shadowing = [str(path.relative_to(ROOT)) for path in _templates()
+                 if re.search(r"\{%-?\s*set\s+_\s*=", path.read_text(encoding="utf-8"))]
+    assert not shadowing, shadowing
+
+
 def _name(func: ast.expr) -> str:
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
 
