@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import cases, runtime
@@ -156,24 +156,43 @@ PLAN_ROW = {"measures": "建立台账，逐项整改。", "responsible_leader": 
             "responsible_person": "郑某", "due_date": "2026-12-31", "rectification_type": "限期整改"}
 
 
+def submit_plan(factory: sessionmaker[Session], ctx: EngineContext, instance_id: int) -> dict[str, Any]:
+    """The unit receives the feedback and submits its plan, a measure for every item; returns the plan's data."""
+    plan = {"plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
+            "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, instance_id)]}
+    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
+    act(factory, ctx, "unit1", instance_id, "draft_plan", plan)
+    return plan
+
+
+def approve_plan(factory: sessionmaker[Session], ctx: EngineContext, instance_id: int) -> None:
+    """``submit_plan``, and the office approves it: every item then waits at 整改 (``rectify_item``)."""
+    submit_plan(factory, ctx, instance_id)
+    act(factory, ctx, "office1", instance_id, "review_plan", {"plan_decision": "通过"})
+
+
+RECTIFIED = {"item_progress": "已建立制度。", "item_completion": "已完成"}
+
+
+def strike_off_items(factory: sessionmaker[Session], ctx: EngineContext, instance_id: int) -> None:
+    """``approve_plan``, then every item is rectified, verified and struck off (销号), each passing first time."""
+    approve_plan(factory, ctx, instance_id)
+    count = len(item_numbers(factory, instance_id))
+    for username, bpmn_id, data in [("unit1", "rectify_item", RECTIFIED),
+                                    ("group1", "verify_item", {"item_verify_decision": "通过"}),
+                                    ("office1", "strike_off_item", {"strike_off_date": "2026-12-01"})]:
+        for _ in range(count):
+            act(factory, ctx, username, instance_id, bpmn_id, data)
+
+
 def complete_rectification(factory: sessionmaker[Session], ctx: EngineContext, instance_id: int, *,
                            disclosure: dict[str, Any]) -> None:
     """Drive a rectification from feedback to close-out, every item passing first time."""
-    numbers = item_numbers(factory, instance_id)
-    steps: list[tuple[str, str, dict[str, Any]]] = [
-        ("unit1", "receive_feedback", {"feedback_received_on": "2026-11-25"}),
-        ("unit1", "draft_plan", {"plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-                                 "plan_measures": [{"item_number": n, **PLAN_ROW} for n in numbers]}),
-        ("office1", "review_plan", {"plan_decision": "通过"}),
-        *[("unit1", "rectify_item", {"item_progress": "已建立制度。", "item_completion": "已完成"})] * len(numbers),
-        *[("group1", "verify_item", {"item_verify_decision": "通过"})] * len(numbers),
-        *[("office1", "strike_off_item", {"strike_off_date": "2026-12-01"})] * len(numbers),
-        ("unit1", "rectification_report", {"report_summary": "整改完成。", "report_date": "2026-12-10"}),
-        ("office1", "disclosure", disclosure),
-        ("office1", "close_out", {}),
-    ]
-    for username, bpmn_id, data in steps:
-        act(factory, ctx, username, instance_id, bpmn_id, data)
+    strike_off_items(factory, ctx, instance_id)
+    act(factory, ctx, "unit1", instance_id, "rectification_report",
+        {"report_summary": "整改完成。", "report_date": "2026-12-10"})
+    act(factory, ctx, "office1", instance_id, "disclosure", disclosure)
+    act(factory, ctx, "office1", instance_id, "close_out", {})
 
 
 # -- people ----------------------------------------------------------------------------------------------------
@@ -205,6 +224,21 @@ def make_members(factory: sessionmaker[Session], count: int, group_key: str, org
     """``count`` extra users holding ``group_key`` over ``org`` (e.g. many liaisons of one unit)."""
     return [add_user(factory, f"{group_key}-{org}-{n}", org, group_key, password_hash="x", display_name=f"成员 {n}")
             for n in range(count)]
+
+
+# -- the database underneath -----------------------------------------------------------------------------------
+
+
+def tamper(sql_engine: Engine, statement: str) -> None:
+    """What a person with database access might try on the audit trail; on PostgreSQL past its trigger, as the
+    table's owner can."""
+    with sql_engine.begin() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
+        conn.execute(text(statement))
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
 
 
 # -- diagrams --------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from sqlalchemy.exc import DBAPIError
 
 from engine import audit
 from engine.db import transaction
-from tests.helpers import act, open_clue
+from tests.helpers import act, open_clue, tamper
 
 
 @pytest.fixture
@@ -24,17 +24,6 @@ def _verify(factory):  # type: ignore[no-untyped-def]
         return audit.verify(s)
 
 
-def _tamper(sql_engine, statement: str) -> None:  # type: ignore[no-untyped-def]
-    """What a person with database access might try; on PostgreSQL past the trigger, as its owner can."""
-    with sql_engine.begin() as conn:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        conn.execute(text(statement))
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
-
-
 def test_each_step_is_recorded_and_the_chain_holds(factory, history, session):
     types = [e.event_type for e in audit.stream_events(session, history)]
     assert types == ["instance_started", "task_created", "task_claimed", "task_completed", "case_updated",
@@ -45,7 +34,7 @@ def test_each_step_is_recorded_and_the_chain_holds(factory, history, session):
 
 def test_an_edited_payload_is_caught_at_that_event(factory, sql_engine, history, session):
     target = audit.stream_events(session, history)[3]
-    _tamper(sql_engine, f"UPDATE audit_event SET payload = replace(payload, '清单', '改过') WHERE id = {target.id}")
+    tamper(sql_engine, f"UPDATE audit_event SET payload = replace(payload, '清单', '改过') WHERE id = {target.id}")
     result = _verify(factory)
     assert not result.ok
     assert result.first_broken == {"stream": f"case:{history}", "seq": 4, "event_id": target.id,
@@ -54,14 +43,14 @@ def test_an_edited_payload_is_caught_at_that_event(factory, sql_engine, history,
 
 def test_a_deleted_event_in_the_middle_is_caught(factory, sql_engine, history, session):
     target = audit.stream_events(session, history)[1]
-    _tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
+    tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
     result = _verify(factory)
     assert not result.ok and result.first_broken["seq"] == 3  # type: ignore[index]
 
 
 def test_a_deleted_tail_is_caught_by_the_stream_head(factory, sql_engine, history, session):
     target = audit.stream_events(session, history)[-1]
-    _tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
+    tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
     result = _verify(factory)
     assert not result.ok and "missing" in result.first_broken["reason"]  # type: ignore[index]
 

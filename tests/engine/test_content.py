@@ -18,16 +18,7 @@ from engine.definitions import deploy
 from engine.errors import Conflict, FileRefused, FormInvalid, NotFound, NotPermitted, TooLarge
 from models import Attachment, Comment
 from tests.evidence_files import ALLOWED, PDF, PNG, REFUSED, zip_bomb
-from tests.helpers import (
-    PLAN_ROW,
-    act,
-    add_user,
-    item_numbers,
-    open_clue,
-    open_rectification,
-    ready_task,
-    simple_bpmn,
-)
+from tests.helpers import act, add_user, approve_plan, open_clue, open_rectification, ready_task, simple_bpmn
 
 ID_NUMBER = "110101197001011234"
 
@@ -55,11 +46,7 @@ def _stored_files(ctx) -> list[Path]:  # type: ignore[no-untyped-def]
 def _to_rectify_item(factory, ctx, demo) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     """A rectification of one item at the step where the unit reports its work and evidence."""
     iid = open_rectification(factory, ctx, demo, problems=1)
-    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", iid, "draft_plan", {
-        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-        "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, iid)]})
-    act(factory, ctx, "office1", iid, "review_plan", {"plan_decision": "通过"})
+    approve_plan(factory, ctx, iid)
     return iid, ready_task(factory, iid, "rectify_item").id
 
 

@@ -21,7 +21,7 @@ from engine.errors import (
 )
 from engine.scheduler import notices
 from models import AuditEvent, DelegationState, HumanTask, Notification, NotificationKind, TaskDraft, User
-from tests.helpers import PLAN_ROW, act, add_user, item_numbers, open_clue, open_rectification, ready_task, task_row
+from tests.helpers import act, add_user, open_clue, open_rectification, ready_task, submit_plan, task_row
 
 
 def _notes(factory, username, kind=None):  # type: ignore[no-untyped-def]
@@ -42,11 +42,7 @@ def _events(factory, iid, event_type):  # type: ignore[no-untyped-def]
 
 def _to_review(factory, ctx, demo):  # type: ignore[no-untyped-def]
     iid = open_rectification(factory, ctx, demo)
-    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    plan = {"plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-            "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, iid)]}
-    act(factory, ctx, "unit1", iid, "draft_plan", plan)
-    return iid, plan
+    return iid, submit_plan(factory, ctx, iid)
 
 
 # -- delegation ---------------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from engine import ledger_sheets, ledgers
 from engine.db import transaction
 from engine.errors import FileRefused, NotPermitted, RowsInvalid, StaleState, UnsupportedType
 from models import AuditEvent, Finding, ItemStatus, RectificationItem
-from tests.helpers import PLAN_ROW, act, item_numbers, open_rectification
+from tests.helpers import RECTIFIED, open_rectification, strike_off_items
 
 HEADER_ROW = 4  # the lower header row of the full ledger; data from row 5
 
@@ -143,19 +143,11 @@ def test_title_and_blank_rows_are_tolerated_and_office_adds_new_items(factory, c
 
 def test_a_struck_off_item_cannot_be_changed_by_import(factory, ctx, demo, tmp_path):  # type: ignore[no-untyped-def]
     instance_id = open_rectification(factory, ctx, demo, problems=1)
-    (number,) = item_numbers(factory, instance_id)
-    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", instance_id, "draft_plan", {"plan_summary": "整改。", "pledge_signed": True,
-                                                            "pledge_signer": "书记",
-                                                            "plan_measures": [{"item_number": number, **PLAN_ROW}]})
-    act(factory, ctx, "office1", instance_id, "review_plan", {"plan_decision": "通过"})
-    act(factory, ctx, "unit1", instance_id, "rectify_item", {"item_progress": "已完成。", "item_completion": "已完成"})
-    act(factory, ctx, "group1", instance_id, "verify_item", {"item_verify_decision": "通过"})
-    act(factory, ctx, "office1", instance_id, "strike_off_item", {"strike_off_date": "2026-12-01"})
+    strike_off_items(factory, ctx, instance_id)
     data = _export(factory, demo, "unit1")
     ws = load_workbook(io.BytesIO(data))["整改台账"]
     assert ws.cell(5, _column(ws, "销号日期")).value is not None
-    assert ws.cell(5, _column(ws, "整改进展")).value == "已完成。"  # filled as the step completed
+    assert ws.cell(5, _column(ws, "整改进展")).value == RECTIFIED["item_progress"]  # filled as the step completed
     rows = ledger_sheets.read_sheet(_write(tmp_path, data))
     with factory() as s:  # unchanged rows of a struck-off item are fine
         assert ledger_sheets.plan_import(s, demo.actor("unit1"), demo.orgs["U-EDU"].id, rows).updates == []

@@ -29,7 +29,7 @@ from models import (
     Timer,
     TimerStatus,
 )
-from tests.helpers import PLAN_ROW, act, instance, item_numbers, open_rectification, ready_task, ready_tasks
+from tests.helpers import RECTIFIED, act, approve_plan, instance, open_rectification, ready_task, ready_tasks
 
 SHIPPED = Path(__file__).resolve().parents[2] / "workflows" / "rectification.bpmn"
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",
@@ -111,16 +111,8 @@ def deploy_xml(factory, ctx, xml: bytes) -> int:  # type: ignore[no-untyped-def]
 def to_items(factory, ctx, demo, problems: int = 3) -> int:  # type: ignore[no-untyped-def]
     """A rectification whose plan was approved: every item waits at 整改."""
     iid = open_rectification(factory, ctx, demo, problems=problems)
-    numbers = item_numbers(factory, iid)
-    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", iid, "draft_plan", {
-        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-        "plan_measures": [{"item_number": n, **PLAN_ROW} for n in numbers]})
-    act(factory, ctx, "office1", iid, "review_plan", {"plan_decision": "通过"})
+    approve_plan(factory, ctx, iid)
     return iid
-
-
-RECTIFIED = {"item_progress": "已建立制度。", "item_completion": "已完成"}
 PASSED = {"item_verify_decision": "通过"}
 
 

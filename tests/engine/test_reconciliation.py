@@ -9,7 +9,7 @@ from engine import ledgers, reconciliation
 from engine.db import transaction
 from engine.errors import NotFound, NotPermitted
 from models import AuditEvent, RectificationItem
-from tests.helpers import PLAN_ROW, act, item_numbers, open_rectification
+from tests.helpers import PLAN_ROW, item_numbers, open_rectification, strike_off_items
 
 
 def test_diff_shows_changes_and_strike_offs_since_the_last_reconciliation(factory, ctx, demo):  # type: ignore[no-untyped-def]
@@ -24,14 +24,7 @@ def test_diff_shows_changes_and_strike_offs_since_the_last_reconciliation(factor
     with factory() as s:
         assert reconciliation.diff_since_last(s, demo.actor("group1"), unit_id).empty
     (number,) = item_numbers(factory, instance_id)
-    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", instance_id, "draft_plan", {"plan_summary": "整改。", "pledge_signed": True,
-                                                            "pledge_signer": "书记",
-                                                            "plan_measures": [{"item_number": number, **PLAN_ROW}]})
-    act(factory, ctx, "office1", instance_id, "review_plan", {"plan_decision": "通过"})
-    act(factory, ctx, "unit1", instance_id, "rectify_item", {"item_progress": "已完成。", "item_completion": "已完成"})
-    act(factory, ctx, "group1", instance_id, "verify_item", {"item_verify_decision": "通过"})
-    act(factory, ctx, "office1", instance_id, "strike_off_item", {"strike_off_date": "2026-12-01"})
+    strike_off_items(factory, ctx, instance_id)
     open_rectification(factory, ctx, demo, problems=["新增的问题"])  # a second case of the same unit
     with factory() as s:
         diff = reconciliation.diff_since_last(s, demo.actor("office1"), unit_id)

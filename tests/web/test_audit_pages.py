@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import audit
@@ -23,7 +23,7 @@ from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
 from models import AuditEvent
-from tests.helpers import act, open_clue
+from tests.helpers import act, open_clue, tamper
 from tests.web.helpers import api_for, login
 from web.cli import cli
 
@@ -41,16 +41,6 @@ def _as(client: FlaskClient, username: str) -> FlaskClient:
     client.post("/logout")
     login(client, username)
     return client
-
-
-def _tamper(sql_engine: Any, statement: str) -> None:
-    with sql_engine.begin() as conn:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_event DISABLE TRIGGER USER"))
-        conn.execute(text(statement))
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_event ENABLE TRIGGER USER"))
 
 
 def _cli_verify(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -91,7 +81,7 @@ def test_a_tampered_row_is_named_by_the_page_and_by_the_cli_alike(  # type: igno
         client, case, sql_engine, factory, db_url, monkeypatch):
     with factory() as session:
         target = audit.stream_events(session, case)[3]
-    _tamper(sql_engine, f"UPDATE audit_event SET payload = replace(payload, '清单', '改过') WHERE id = {target.id}")
+    tamper(sql_engine, f"UPDATE audit_event SET payload = replace(payload, '清单', '改过') WHERE id = {target.id}")
     page = _as(client, "auditor1").post("/audit/verify")
     assert page.status_code == 200 and "审计链断裂" in page.text
     assert f'data-testid="broken-stream">case:{case}<' in page.text
@@ -106,7 +96,7 @@ def test_a_deleted_row_is_named_by_the_page_and_by_the_cli_alike(  # type: ignor
         client, case, sql_engine, factory, db_url, monkeypatch):
     with factory() as session:
         target = audit.stream_events(session, case)[1]
-    _tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
+    tamper(sql_engine, f"DELETE FROM audit_event WHERE id = {target.id}")
     page = _as(client, "office1").post("/audit/verify")
     assert f'data-testid="broken-stream">case:{case}<' in page.text and 'data-testid="broken-seq">3<' in page.text
     assert "missing event(s) before seq 3 (expected 2)" in page.text

@@ -22,7 +22,7 @@ from engine.context import EngineContext
 from engine.demo import Demo
 from models import Attachment, TaskStatus
 from tests.evidence_files import EXE, HTML, PDF, PNG, SVG, zip_bomb
-from tests.helpers import PLAN_ROW, act, add_user, item_numbers, open_clue, open_rectification, ready_task, task_row
+from tests.helpers import add_user, approve_plan, open_clue, open_rectification, ready_task, task_row
 from tests.web.helpers import Api, api_for, login, make_app
 
 ID_NUMBER = "110101197001011234"
@@ -283,11 +283,7 @@ def test_withdrawing_on_the_page_asks_for_confirmation_first(
 
 def _rectify_item(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> tuple[int, int]:
     iid = open_rectification(factory, ctx, demo, problems=1)
-    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", iid, "draft_plan", {
-        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-        "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, iid)]})
-    act(factory, ctx, "office1", iid, "review_plan", {"plan_decision": "通过"})
+    approve_plan(factory, ctx, iid)
     return iid, ready_task(factory, iid, "rectify_item").id
 
 

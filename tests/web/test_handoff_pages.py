@@ -13,7 +13,7 @@ from engine.clock import FrozenClock
 from engine.context import EngineContext
 from engine.demo import Demo
 from engine.scheduler import notices
-from tests.helpers import PLAN_ROW, act, add_user, item_numbers, open_rectification, ready_task, task_row
+from tests.helpers import add_user, open_rectification, ready_task, submit_plan, task_row
 from tests.web.helpers import login
 
 
@@ -25,10 +25,7 @@ def _revision(html: str) -> str:
 
 def _to_review(factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> int:
     iid = open_rectification(factory, ctx, demo)
-    act(factory, ctx, "unit1", iid, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", iid, "draft_plan", {
-        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "党组书记",
-        "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, iid)]})
+    submit_plan(factory, ctx, iid)
     return iid
 
 

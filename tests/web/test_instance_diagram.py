@@ -20,7 +20,7 @@ from engine.db import transaction
 from engine.demo import Demo
 from engine.timers import sweep
 from models import AuditEvent
-from tests.helpers import PLAN_ROW, act, item_numbers, open_clue, open_rectification, ready_task, simple_bpmn
+from tests.helpers import act, approve_plan, open_clue, open_rectification, ready_task, simple_bpmn
 from tests.web.helpers import Api, api_for, login
 
 HANDOVER = {"handover_list": "问题线索报告 1 份"}
@@ -89,11 +89,7 @@ def test_the_diagram_page_draws_the_pinned_version_with_marks_notes_and_clickabl
 def test_items_in_the_per_item_sub_process_are_counted_on_the_diagram(
         client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
     instance_id = open_rectification(factory, ctx, demo, problems=3)
-    act(factory, ctx, "unit1", instance_id, "receive_feedback", {"feedback_received_on": "2026-11-25"})
-    act(factory, ctx, "unit1", instance_id, "draft_plan", {
-        "plan_summary": "逐项整改。", "pledge_signed": True, "pledge_signer": "书记",
-        "plan_measures": [{"item_number": n, **PLAN_ROW} for n in item_numbers(factory, instance_id)]})
-    act(factory, ctx, "office1", instance_id, "review_plan", {"plan_decision": "通过"})
+    approve_plan(factory, ctx, instance_id)
     login(client, "office1")
     html = client.get(f"/cases/{instance_id}/diagram").get_data(as_text=True)
     assert _attribute(html, "data-titles")["rectify_item"].startswith("3 项在此")

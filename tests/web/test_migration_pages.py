@@ -9,15 +9,8 @@ import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
-from tests.engine.test_migration import (
-    RECTIFIED,
-    deploy_xml,
-    recheck_bpmn,
-    to_items,
-    version_of,
-    without_verify_bpmn,
-)
-from tests.helpers import act, open_rectification
+from tests.engine.test_migration import deploy_xml, recheck_bpmn, to_items, version_of, without_verify_bpmn
+from tests.helpers import RECTIFIED, act, open_rectification
 from tests.web.helpers import Api, login
 from web.cli import cli
 from web.migration import routes as migration_routes
