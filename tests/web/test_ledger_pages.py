@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from flask.testing import FlaskClient
@@ -32,6 +33,10 @@ def test_group_enters_clues_and_findings_in_the_grid(client: FlaskClient, factor
     inspection = demo.inspections["U-EDU"].id
     page = client.get(f"/intake/{inspection}").get_data(as_text=True)
     assert "问题线索报告" in page and "rows-1-summary" in page
+    uploads = re.findall(r'enctype="multipart/form-data" action="([^"]+)" class="inline">\s*'
+                         r'<input type="hidden" name="csrf_token"[^>]*>\s*<label>[^<]*<input type="file" name="sheet"',
+                         page)
+    assert uploads == [f"/intake/{inspection}/clues", f"/intake/{inspection}/findings"]  # a sheet for either grid
 
     response = client.post(f"/intake/{inspection}/clues", data={
         "rows-1-number": "XS-W-001", "rows-1-person_name": "张某", "rows-1-summary": "反映收受礼金。",
