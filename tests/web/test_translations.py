@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -25,9 +24,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine import errors as engine_errors
 from engine import planning
+from engine.context import EngineContext
 from engine.db import transaction
 from engine.demo import Demo
-from models import HumanTask, ProcessInstance, ReportKind, User
+from models import ReportKind, User
+from tests.helpers import open_rectification, ready_task
 from tests.web.helpers import login
 from web.i18n import STORED_WORDS
 
@@ -266,27 +267,26 @@ def _english(factory: sessionmaker[Session], username: str) -> None:
         s.execute(select(User).where(User.username == username)).scalar_one().locale = "en"
 
 
-@pytest.mark.parametrize(("username", "pages"), [
-    ("office1", ["/tasks", "/tasks?queue=done", "/cases", "/dashboard", "/definitions", "/audit",
-                 "/ledgers", "/notifications", "/extensions"]),
-])
+OFFICE_PAGES = ["/tasks", "/tasks?queue=done", "/cases", "/dashboard", "/definitions", "/audit", "/ledgers",
+                "/notifications", "/extensions", "/planning", "/calendar"]
+
+
 def test_an_english_reader_sees_no_chinese_in_the_page_chrome(
-        client: FlaskClient, factory: sessionmaker[Session], demo: Demo, username: str, pages: list[str]) -> None:
-    _english(factory, username)
-    login(client, username)
-    with factory() as s:
-        instance_id = s.execute(select(ProcessInstance.id).order_by(ProcessInstance.id)).scalars().first()
-        task_id = s.execute(select(HumanTask.id).order_by(HumanTask.id)).scalars().first()
-    if instance_id is not None:
-        pages = [*pages, f"/cases/{instance_id}", f"/tasks/{task_id}"]
+        client: FlaskClient, factory: sessionmaker[Session], ctx: EngineContext, demo: Demo) -> None:
+    instance_id = open_rectification(factory, ctx, demo)
+    task_id = ready_task(factory, instance_id, "receive_feedback").id
     leaks = {}
-    for path in pages:
-        response = client.get(path)
-        assert response.status_code == 200, path
-        chrome = chrome_text(response.get_data(as_text=True))
-        for allowed in TEMPLATE_ALLOWED:
-            chrome = chrome.replace(allowed, "")
-        assert "Log out" in chrome, path  # the navigation is chrome: the parser saw the page
-        if chinese := CJK.findall(chrome):
-            leaks[path] = "".join(chinese)
+    for username, pages in (("office1", [*OFFICE_PAGES, f"/cases/{instance_id}"]),
+                            ("unit1", ["/tasks", f"/tasks/{task_id}", f"/cases/{instance_id}"])):
+        _english(factory, username)
+        login(client, username)
+        for path in pages:
+            response = client.get(path)
+            assert response.status_code == 200, path
+            chrome = chrome_text(response.get_data(as_text=True))
+            for allowed in TEMPLATE_ALLOWED:
+                chrome = chrome.replace(allowed, "")
+            assert "Log out" in chrome, path  # the navigation is chrome: the parser saw the page
+            if chinese := CJK.findall(chrome):
+                leaks[f"{username} {path}"] = "".join(chinese)
     assert not leaks, leaks
