@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import (
     Finding,
@@ -136,7 +136,7 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
     existing = session.execute(select(Organisation).where(Organisation.code == CITY_CODE)).scalar_one_or_none()
     if existing is not None:
         demo.orgs = {o.code: o for o in session.execute(select(Organisation)).scalars()}
-        demo.users = {u.username: u for u in session.execute(select(User)).scalars()}
+        demo.users = _users_with_roles(session)
         # A unit inspected in several rounds: the handle is its latest inspection.
         demo.inspections = {i.unit.code: i for i in session.execute(
             select(Inspection).join(Round, Round.id == Inspection.round_id)
@@ -166,9 +166,15 @@ def seed_reference_data(session: Session, password_hash: str | None = None) -> D
             session.add(Membership(user_id=user.id, group_id=groups[group_key].id, org_id=demo.orgs[scope].id))
         demo.users[username] = user
     session.flush()
-    for user in demo.users.values():
-        session.refresh(user)
+    demo.users = _users_with_roles(session)
     return demo
+
+
+def _users_with_roles(session: Session) -> dict[str, User]:
+    """The accounts with their memberships loaded: ``Demo.actor`` makes actors of them after the session."""
+    users = session.execute(select(User).options(selectinload(User.memberships))
+                            .execution_options(populate_existing=True)).scalars()
+    return {user.username: user for user in users}
 
 
 def _add_orgs(session: Session, parent: Organisation, rows: Sequence[tuple[str, str, str, str | None]]

@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import HumanTask, NotificationKind, ProcessInstance, TaskStatus, Timer, TimerStatus, User
 
@@ -98,7 +98,7 @@ def _recipients(session: Session, instance: ProcessInstance, task: HumanTask, es
     if not user_ids:
         return []
     users = session.execute(select(User).where(User.id.in_(user_ids), User.active.is_(True))
-                            .order_by(User.id)).scalars()
+                            .options(selectinload(User.memberships)).order_by(User.id)).scalars()
     allowed = []
     for user in users:
         actor = actor_for(user)

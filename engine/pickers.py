@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import Group, Membership, Organisation, ProcessInstance, User
 
@@ -76,7 +76,8 @@ class CaseChoices:
         users = self.session.execute(
             select(User).join(Membership, Membership.user_id == User.id)
             .join(Group, Membership.group_id == Group.id).join(Organisation, Membership.org_id == Organisation.id)
-            .where(User.active.is_(True), or_(*covering)).distinct().order_by(User.username)).scalars()
+            .where(User.active.is_(True), or_(*covering)).distinct().order_by(User.username)
+            .options(selectinload(User.memberships))).scalars()
         return [Choice(user.username, user.display_name) for user in users
                 if user.id not in recused and can_see_instance(actor_for(user), self.instance)]
 

@@ -49,10 +49,13 @@ def get_task(session: Session, actor: Actor, task_id: int) -> HumanTask:
 
 def locked_task(session: Session, actor: Actor, task_id: int) -> tuple[HumanTask, ProcessInstance]:
     """The ready task and its instance, the instance row locked first and the task read after the lock."""
-    instance_id = session.execute(select(HumanTask.instance_id).where(HumanTask.id == task_id)).scalar()
-    if instance_id is None:
+    instance = session.execute(
+        select(ProcessInstance).where(ProcessInstance.id == select(HumanTask.instance_id)
+                                      .where(HumanTask.id == task_id).scalar_subquery())
+        .with_for_update().execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if instance is None:
         raise NotFound("任务不存在。", "The task does not exist.")
-    instance = lock_instance(session, instance_id)
     task = session.execute(select(HumanTask).where(HumanTask.id == task_id)
                            .execution_options(populate_existing=True)).scalar_one()
     check_visible(actor, task, instance)

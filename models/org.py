@@ -57,7 +57,9 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship()
-    memberships: Mapped[list[Membership]] = relationship(back_populates="user", lazy="selectin")
+    # Loaded when asked for (engine.actors.actor_for), not with every user: a task's holder or an audit
+    # name needs only the user row. Queries that make actors of many users ask for selectinload.
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
 
 class Group(Base):

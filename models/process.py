@@ -22,7 +22,7 @@ class ProcessDefinition(Base):
     key: Mapped[str] = mapped_column(String(128), index=True)
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
-    bpmn_xml: Mapped[str] = mapped_column(Text)
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)  # read only to parse or show the diagram
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     comment: Mapped[str | None] = mapped_column(String(500))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

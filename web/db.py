@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.context import EngineContext
-from engine.db import make_engine, make_session_factory, transaction
+from engine.db import READ_ONLY, make_engine, make_session_factory, transaction
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -53,13 +54,35 @@ def writing() -> Iterator[Session]:
         yield session
 
 
+T = TypeVar("T")
+
+
+def committed(answer: T) -> T:
+    """Commit the request's session once its ``answer`` is built: ``return committed(serialize(row))``
+    reads what the answer needs inside the transaction that made the change. Built after the commit, it
+    would begin a second transaction for the same reads (a BEGIN and a ROLLBACK more per request — and on
+    PostgreSQL psycopg drops its prepared statements on every ROLLBACK)."""
+    db().commit()
+    return answer
+
+
 def ctx() -> EngineContext:
     context: EngineContext = current_app.extensions["xuncha.context"]
     return context
 
 
-def _close_session(_exc: Any) -> None:
+def _close_session(exc: Any) -> None:
+    """A reading request's transaction ends with COMMIT, which for reads is the same as ROLLBACK but keeps
+    psycopg's prepared statements (it drops them all on every ROLLBACK, and prepares them again later);
+    anything else not committed by its route is rolled back."""
     session = g.pop("db", None)
-    if session is not None:
+    if session is None:
+        return
+    try:
+        if exc is None and session.get_bind().get_execution_options().get(READ_ONLY) and session.in_transaction():
+            session.commit()
+    except SQLAlchemyError:
+        pass  # a failed transaction: rolled back below
+    finally:
         session.rollback()
         session.close()

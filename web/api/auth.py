@@ -10,7 +10,7 @@ from engine.errors import AuthenticationFailed, NotPermitted
 from engine.permissions import require
 
 from ..auth.credentials import record_login, verify_login
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from .params import json_body, text_field
 from .serializers import iso
 
@@ -65,5 +65,4 @@ def create_token() -> tuple[dict[str, str | None], int]:
 
 def revoke_own_token() -> tuple[str, int]:
     revoke_token(db(), g.api_token, ctx().clock.now())
-    db().commit()
-    return "", 204
+    return committed(("", 204))

@@ -13,7 +13,7 @@ from engine.errors import InvalidInput
 from models import Attachment, Comment
 
 from ..content.files import send_attachment
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..reads import record_case_read
 from .params import int_arg, json_body, optional_int_field
 from .serializers import iso
@@ -55,8 +55,7 @@ def add_comment(instance_id: int) -> tuple[dict[str, Any], int]:
     if not isinstance(text, str):
         raise InvalidInput("缺少字段 body（字符串）。", "Field 'body' (a string) is required.", {"field": "body"})
     row = content.add_comment(db(), ctx(), g.actor, instance_id, text, task_id=optional_int_field(body, "task_id"))
-    db().commit()
-    return _comment(row, _ids([row])), 201
+    return committed((_comment(row, _ids([row])), 201))
 
 
 def list_attachments(instance_id: int) -> list[dict[str, Any]]:
@@ -76,8 +75,7 @@ def upload_attachment(instance_id: int) -> tuple[dict[str, Any], int]:
         raise InvalidInput("task_id 必须是整数。", "'task_id' must be an integer.", {"task_id": raw_task})
     row = content.store_attachment(db(), ctx(), g.actor, instance_id, upload.filename, upload.stream,
                                    task_id=int(raw_task) if raw_task else None)
-    db().commit()
-    return _attachment(row, _ids([row])), 201
+    return committed((_attachment(row, _ids([row])), 201))
 
 
 def get_attachment(attachment_id: int) -> dict[str, Any]:
@@ -99,5 +97,4 @@ def remove_attachment(attachment_id: int) -> dict[str, Any]:
         raise InvalidInput("reason 必须是字符串。", "'reason' must be a string.", {"field": "reason"})
     row = content.remove_attachment(db(), ctx(), g.actor, attachment_id, reason)
     body = _attachment(row, _ids([row]))
-    db().commit()
-    return body
+    return committed(body)

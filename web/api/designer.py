@@ -10,7 +10,7 @@ from engine import definition_drafts
 from engine.errors import InvalidInput
 from models import DefinitionDraft
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from .params import json_body, optional_int_field
 from .serializers import iso
 
@@ -51,8 +51,7 @@ def save_definition_draft(key: str) -> dict[str, Any]:
         db(), g.actor, request_xml(body), now=ctx().clock.now(), key=key,
         expected_revision=optional_int_field(body, "revision"),
         based_on_version=optional_int_field(body, "based_on_version"))
-    db().commit()
-    return draft_body(row)
+    return committed(draft_body(row))
 
 
 def discard_definition_draft(key: str) -> tuple[str, int]:
@@ -60,8 +59,7 @@ def discard_definition_draft(key: str) -> tuple[str, int]:
     if revision and not revision.isdigit():
         raise InvalidInput("参数 revision 必须是整数。", "Parameter 'revision' must be an integer.")
     definition_drafts.discard_draft(db(), g.actor, key, expected_revision=int(revision) if revision else None)
-    db().commit()
-    return "", 204
+    return committed(("", 204))
 
 
 def validate_diagram() -> dict[str, Any]:

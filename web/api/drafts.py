@@ -8,7 +8,7 @@ from flask import g
 
 from engine import drafts, runtime
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..reads import record_case_read
 from .params import json_body, object_field, optional_int_field
 from .serializers import iso
@@ -32,5 +32,4 @@ def save_draft(task_id: int) -> dict[str, Any]:
     body = json_body()
     draft = drafts.save_draft(db(), ctx(), g.actor, task_id, object_field(body, "data"),
                               expected_revision=optional_int_field(body, "revision"))
-    db().commit()
-    return _body(task_id, draft)
+    return committed(_body(task_id, draft))

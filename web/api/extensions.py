@@ -9,7 +9,7 @@ from flask import g, request
 from engine import extensions, suspension
 from engine.errors import InvalidInput
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from . import serializers
 from .params import choice_arg, json_body, optional_int_field
 
@@ -44,8 +44,7 @@ def request_extension(task_id: int) -> tuple[dict[str, Any], int]:
     row = extensions.request_extension(db(), ctx(), g.actor, task_id,
                                        extensions.due_from_text(body.get("requested_due_at")),
                                        _optional_text(body, "reason") or "", item_id=item_id)
-    db().commit()
-    return extension(extensions.get_request(db(), ctx(), g.actor, row.id)), 201
+    return committed((extension(extensions.get_request(db(), ctx(), g.actor, row.id)), 201))
 
 
 def list_extension_requests() -> dict[str, Any]:
@@ -58,30 +57,25 @@ def list_extension_requests() -> dict[str, Any]:
 
 def approve_extension(request_id: int) -> dict[str, Any]:
     row = extensions.approve(db(), ctx(), g.actor, request_id, _optional_text(_optional_body(), "note"))
-    db().commit()
-    return extension(extensions.get_request(db(), ctx(), g.actor, row.id))
+    return committed(extension(extensions.get_request(db(), ctx(), g.actor, row.id)))
 
 
 def refuse_extension(request_id: int) -> dict[str, Any]:
     row = extensions.refuse(db(), ctx(), g.actor, request_id, _optional_text(_optional_body(), "note"))
-    db().commit()
-    return extension(extensions.get_request(db(), ctx(), g.actor, row.id))
+    return committed(extension(extensions.get_request(db(), ctx(), g.actor, row.id)))
 
 
 def withdraw_extension(request_id: int) -> dict[str, Any]:
     row = extensions.withdraw(db(), ctx(), g.actor, request_id)
-    db().commit()
-    return extension(extensions.get_request(db(), ctx(), g.actor, row.id))
+    return committed(extension(extensions.get_request(db(), ctx(), g.actor, row.id)))
 
 
 def suspend_instance(instance_id: int) -> dict[str, Any]:
     instance = suspension.suspend(db(), ctx(), g.actor, instance_id,
                                   _optional_text(_optional_body(), "reason") or "")
-    db().commit()
-    return serializers.instance(instance)
+    return committed(serializers.instance(instance))
 
 
 def resume_instance(instance_id: int) -> dict[str, Any]:
     instance = suspension.resume(db(), ctx(), g.actor, instance_id, _optional_text(_optional_body(), "note"))
-    db().commit()
-    return serializers.instance(instance)
+    return committed(serializers.instance(instance))

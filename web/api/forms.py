@@ -11,7 +11,7 @@ from engine import form_library
 from engine.errors import InvalidInput
 from models import FormVersion, User
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from .params import json_body, optional_int_field, pagination
 from .serializers import iso
 
@@ -61,5 +61,4 @@ def save_form() -> tuple[dict[str, Any], int]:
     row, created = form_library.save_form(
         db(), g.actor, name.strip(), body.get("schema"), body.get("ui_schema"), body.get("title"), body.get("comment"),
         at=ctx().clock.now(), expected_version=optional_int_field(body, "expected_version"))
-    db().commit()
-    return version_body(row), 201 if created else 200
+    return committed((version_body(row), 201 if created else 200))

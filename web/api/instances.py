@@ -9,7 +9,7 @@ from flask import g
 from engine import audit, cases, projection, runtime
 from engine.errors import NotPermitted
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..reads import record_case_read
 from . import serializers
 from .params import json_body, object_field, text_field
@@ -29,8 +29,7 @@ def start_instance() -> tuple[dict[str, Any], int]:
     if not g.actor.roles:
         raise NotPermitted("您没有任何角色，不能启动流程。", "You hold no role, so you cannot start a process.")
     instance = runtime.start_instance(db(), ctx(), g.actor, process_key, data, scope_path=g.actor.roles[0].org_path)
-    db().commit()
-    return serializers.instance(instance), 201
+    return committed((serializers.instance(instance), 201))
 
 
 def get_instance(instance_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from engine import intake
 from engine.errors import InvalidInput, NotFound
 from models import InspectionReport, ReportKind
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from .params import json_body, optional_int_field
 from .serializers import iso
 
@@ -45,8 +45,7 @@ def put_inspection_report(inspection_id: int, kind: str) -> dict[str, Any]:
     row = intake.save_report(db(), g.actor, inspection_id, REPORT_SLUGS[kind], title=texts["title"] or "",
                              body=texts["body"] or "", signed_by=texts["signed_by"], signed_on=texts["signed_on"],
                              revision=optional_int_field(body, "revision"), now=ctx().clock.now())
-    db().commit()
-    return _report(row.kind, row)
+    return committed(_report(row.kind, row))
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -59,11 +58,9 @@ def _rows() -> list[dict[str, Any]]:
 def post_inspection_clues(inspection_id: int) -> tuple[dict[str, Any], int]:
     clues = intake.record_clues(db(), ctx(), g.actor, inspection_id, _rows())
     body = {"clues": [{"id": c.id, "number": c.number, "instance_id": c.instance_id} for c in clues]}
-    db().commit()
-    return body, 201
+    return committed((body, 201))
 
 
 def post_inspection_findings(inspection_id: int) -> tuple[dict[str, Any], int]:
     instance_id = intake.record_findings(db(), ctx(), g.actor, inspection_id, _rows())
-    db().commit()
-    return {"instance_id": instance_id}, 201
+    return committed(({"instance_id": instance_id}, 201))

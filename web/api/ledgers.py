@@ -12,7 +12,7 @@ from engine import ledgers, reconciliation
 from engine.errors import InvalidInput
 from models import RectificationItem
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..ledgers import service
 from ..reads import record_clue_reads
 from .cases import ITEM_STATUSES
@@ -54,8 +54,7 @@ def edit_ledger_item(item_id: int) -> dict[str, Any]:
     changes = ledgers.update_item(db(), g.actor, item_id, values, ctx().clock.now())
     item = ledgers.visible_row(db(), g.actor, RectificationItem, item_id)
     (row,) = ledgers.item_rows(db(), [item])
-    db().commit()
-    return {"item": row, "changed": sorted(changes)}
+    return committed({"item": row, "changed": sorted(changes)})
 
 
 def reconcile_ledger(unit_id: int) -> tuple[dict[str, Any], int]:
@@ -65,8 +64,7 @@ def reconcile_ledger(unit_id: int) -> tuple[dict[str, Any], int]:
                                    ctx().clock.now())
     result = {"id": row.id, "unit_id": row.unit_id, "reconciled_at": iso(row.reconciled_at), "note": row.note,
               "items": len(row.snapshot.get("items", {}))}
-    db().commit()
-    return result, 201
+    return committed((result, 201))
 
 
 def ledger_reconciliation_diff(unit_id: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from flask import g, request
 
 from engine import notify
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from . import serializers
 from .params import pagination
 
@@ -23,11 +23,9 @@ def list_notifications() -> dict[str, Any]:
 
 def read_notification(notification_id: int) -> dict[str, Any]:
     row = notify.mark_read(db(), g.actor, notification_id, ctx().clock.now())
-    db().commit()
-    return serializers.notification(row)
+    return committed(serializers.notification(row))
 
 
 def read_all_notifications() -> dict[str, Any]:
     count = notify.mark_all_read(db(), g.actor, ctx().clock.now())
-    db().commit()
-    return {"marked": count}
+    return committed({"marked": count})

@@ -13,7 +13,7 @@ from engine import planning, revisits
 from engine.errors import InvalidInput
 from models import Inspection, Organisation, Round, TermPlan
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from . import serializers
 from .params import choice_arg, int_arg, int_field, json_body, optional_int_field, pagination
 
@@ -55,8 +55,7 @@ def create_plan() -> tuple[dict[str, Any], int]:
     org_id, start, end = int_field(body, "org_id"), int_field(body, "start_year"), int_field(body, "end_year")
     plan = planning.create_plan(db(), ctx(), g.actor, org_id=org_id, name=str(body.get("name") or ""),
                                 start_year=start, end_year=end, units=units)
-    db().commit()
-    return plan_body(plan), 201
+    return committed((plan_body(plan), 201))
 
 
 def update_plan_unit(plan_id: int, unit_id: int) -> dict[str, Any]:
@@ -64,8 +63,7 @@ def update_plan_unit(plan_id: int, unit_id: int) -> dict[str, Any]:
     if "planned_year" not in body:
         raise InvalidInput("缺少字段 planned_year。", "Field 'planned_year' is required.", {"field": "planned_year"})
     row = planning.set_planned_year(db(), ctx(), g.actor, plan_id, unit_id, body["planned_year"])
-    db().commit()
-    return {"plan_id": row.plan_id, "unit_id": row.unit_id, "planned_year": row.planned_year}
+    return committed({"plan_id": row.plan_id, "unit_id": row.unit_id, "planned_year": row.planned_year})
 
 
 def list_rounds(plan_id: int) -> dict[str, Any]:
@@ -75,14 +73,12 @@ def list_rounds(plan_id: int) -> dict[str, Any]:
 
 def create_round(plan_id: int) -> tuple[dict[str, Any], int]:
     round_ = planning.create_round(db(), ctx(), g.actor, plan_id, json_body())
-    db().commit()
-    return round_body(round_), 201
+    return committed((round_body(round_), 201))
 
 
 def update_round(round_id: int) -> dict[str, Any]:
     round_ = planning.update_round(db(), ctx(), g.actor, round_id, json_body())
-    db().commit()
-    return round_body(round_)
+    return committed(round_body(round_))
 
 
 def list_inspections(round_id: int) -> dict[str, Any]:
@@ -96,14 +92,12 @@ def create_inspection(round_id: int) -> tuple[dict[str, Any], int]:
     unit_id, team_id = int_field(body, "unit_id"), int_field(body, "team_id")
     inspection = planning.add_inspection(db(), ctx(), g.actor, round_id, unit_id=unit_id, team_id=team_id,
                                          contacts={k: v for k, v in body.items() if k in planning.CONTACT_FIELDS})
-    db().commit()
-    return inspection_body(inspection), 201
+    return committed((inspection_body(inspection), 201))
 
 
 def update_inspection(inspection_id: int) -> dict[str, Any]:
     inspection = planning.update_inspection(db(), ctx(), g.actor, inspection_id, json_body())
-    db().commit()
-    return inspection_body(inspection)
+    return committed(inspection_body(inspection))
 
 
 def coverage(plan_id: int) -> dict[str, Any]:
@@ -143,7 +137,7 @@ def create_revisit() -> tuple[dict[str, Any], int]:
     result = revisits.start_revisit(db(), ctx(), g.actor, instance_id, reopen_item_ids=reopen, new_problems=problems,
                                     due_on=due, round_id=optional_int_field(body, "round_id"),
                                     team_id=optional_int_field(body, "team_id"))
-    db().commit()
-    return {"instance_id": result.instance.id, "inspection": inspection_body(result.inspection),
-            "items": [{"id": i.id, "number": i.number, "problem": i.problem, "origin_item_id": i.origin_item_id,
-                       "due_at": serializers.iso(i.due_at)} for i in result.items]}, 201
+    items = [{"id": i.id, "number": i.number, "problem": i.problem, "origin_item_id": i.origin_item_id,
+              "due_at": serializers.iso(i.due_at)} for i in result.items]
+    return committed(({"instance_id": result.instance.id, "inspection": inspection_body(result.inspection),
+                       "items": items}, 201))

@@ -12,7 +12,7 @@ from engine import disclosure
 from engine.errors import InvalidInput
 from models import Publication, PublicationKind
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from . import serializers
 from .params import choice_arg, json_body, pagination, text_field
 
@@ -52,12 +52,10 @@ def create_publication() -> tuple[dict[str, Any], int]:
                            "source_id (the inspection's or the case's id) must be an integer.", {"field": "source_id"})
     values = {k: v for k, v in body.items() if k in VALUES}
     row = disclosure.publish(db(), ctx(), g.actor, kind=kind, source_id=source, values=values)
-    db().commit()
-    return publication_body(row), 201
+    return committed((publication_body(row), 201))
 
 
 def withdraw_publication(publication_id: int) -> dict[str, Any]:
     reason = text_field(json_body(), "reason")
     row = disclosure.withdraw(db(), ctx(), g.actor, publication_id, reason)
-    db().commit()
-    return publication_body(row)
+    return committed(publication_body(row))

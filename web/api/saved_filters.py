@@ -11,7 +11,7 @@ from engine import saved_filters
 from engine.errors import InvalidInput
 from models import SavedFilter
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from .params import json_body, object_field
 from .serializers import iso
 
@@ -34,11 +34,9 @@ def create_saved_filter() -> tuple[dict[str, Any], int]:
                            {"field": "replace"})
     row, created = saved_filters.save_filter(db(), ctx(), g.actor, body.get("name"), body.get("queue", "mine"),
                                              object_field(body, "params"), replace=replace)
-    db().commit()
-    return _saved_filter(row), 201 if created else 200
+    return committed((_saved_filter(row), 201 if created else 200))
 
 
 def delete_saved_filter(filter_id: int) -> Response:
     saved_filters.delete_filter(db(), ctx(), g.actor, filter_id)
-    db().commit()
-    return Response(status=204)
+    return committed(Response(status=204))

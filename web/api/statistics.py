@@ -13,7 +13,7 @@ from engine import promotion_check, reports, statistics
 from engine.errors import InvalidInput
 from models import ReportDocument
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..params import page_number
 from ..reports.routes import chart_data, county_filter, pdf_response
 from .auth import require_permission
@@ -54,8 +54,7 @@ def create_report() -> tuple[dict[str, Any], int]:
     if not isinstance(kind, str):
         raise InvalidInput("缺少报告类型 kind。", "Field 'kind' is required.", {"allowed": list(reports.KINDS)})
     document = reports.generate(db(), g.actor, kind, at=ctx().clock.now(), attachments_dir=ctx().attachments_dir)
-    db().commit()
-    return _report(document), 201
+    return committed((_report(document), 201))
 
 
 def get_report_pdf(report_id: int) -> Response:

@@ -10,7 +10,7 @@ from flask import g, request
 from engine import versions
 from engine.errors import InvalidInput
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..params import page_number
 from .auth import require_permission
 from .params import int_arg, json_body
@@ -39,8 +39,7 @@ def release_version(key: str) -> dict[str, Any]:
     require_permission("definition", "release")
     version = _version_field(json_body())
     row = versions.release(db(), g.actor, key, version, at=ctx().clock.now())
-    db().commit()
-    return {**definition(row), "is_current": True}
+    return committed({**definition(row), "is_current": True})
 
 
 def roll_back(key: str) -> tuple[dict[str, Any], int]:
@@ -52,9 +51,8 @@ def roll_back(key: str) -> tuple[dict[str, Any], int]:
         raise InvalidInput("字段 comment 必须是字符串。", "Field 'comment' must be a string.", {"field": "comment"})
     result = versions.roll_back(db(), g.actor, ctx().forms, key, version, at=ctx().clock.now(),
                                 comment=(comment or "").strip()[:500] or None)
-    db().commit()
-    return {**definition(result.definition), "is_current": True, "source_version": version,
-            "warnings": [w.as_dict() for w in result.warnings]}, 201
+    return committed(({**definition(result.definition), "is_current": True, "source_version": version,
+                       "warnings": [w.as_dict() for w in result.warnings]}, 201))
 
 
 def diff_versions(key: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine.accounts import change_password, credential_stamp, set_locale
-from engine.actors import actor_for
+from engine.accounts import change_password, credential_stamp, set_locale, stamp_of
+from engine.actors import actor_from_rows, actor_query
 from engine.errors import AuthenticationFailed, InvalidInput, TooManyAttempts, XunchaError
 from engine.permissions import allows, require
 from models import User
@@ -56,13 +56,13 @@ def load_session_actor() -> None:
         session.clear()
         g.session_expired = True
         return
-    user = db().get(User, user_id)
-    if user is None or not user.active or session.get("stamp") != credential_stamp(user):
+    rows = db().execute(actor_query(User.password_hash).where(User.id == user_id)).all()
+    if not rows or session.get("stamp") != stamp_of(rows[0].password_hash):
         session.clear()
-        g.session_expired = user is not None and user.active
+        g.session_expired = bool(rows)  # an active user whose password changed, not a removed one
         return
     session["seen_at"] = now
-    g.actor = actor_for(user)
+    g.actor = actor_from_rows(rows, skip=1)
 
 
 def _to_login() -> Response:
