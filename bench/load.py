@@ -1,9 +1,14 @@
 """HTTP load: simulated handlers claim and complete tasks through the JSON API on gunicorn + PostgreSQL.
 
-Each handler (a thread with its own keep-alive connection and bearer token) reads its group queue (one
-page of 20; handlers start on pages 1–4), then claims and completes the tasks on it in a shuffled order
-(a 409 from a colleague who was faster is counted as a conflict, not an error), and reads the queue
-again. The cases are one-task processes in the office's lane, started beforehand through the engine, so
+Each handler is a thread with its own keep-alive connection and bearer token. Two ways of working:
+
+* ``--mode next`` (default): the handler presses 签收下一件 (``POST /tasks/next``), completes the task it
+  got, and every ``--glance`` completions reads its queue page, as a person glances at the list;
+* ``--mode pick``: the handler reads a page of its group queue (20 rows; handlers start on pages 1–4)
+  and claims and completes the tasks on it in a shuffled order; a 409 from a colleague who was faster
+  is counted as a conflict, not an error.
+
+The cases are one-task processes in the office's lane, started beforehand through the engine, so
 every completion is a real step: load, run, persist, project, audit.
 
 Printed: completions per second, per-request latency (p50/p95/p99) for queue reads, claims and
@@ -136,11 +141,51 @@ class Client:
         return response.status, parsed, elapsed
 
 
-def handler_loop(port: int, username: str, page: int, deadline: float, results: Results) -> None:
+def signed_in(port: int, username: str) -> Client:
     client = Client(port)
     status, body, _ = client.call("POST", "/api/v1/auth/token", {"username": username, "password": PASSWORD})
     assert status == 200, body
     client.token = body["token"]
+    return client
+
+
+def complete(client: Client, task_id: int, results: Results) -> None:
+    status, _body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {"comment": "已办理"}})
+    with results.lock:
+        results.latencies["complete"].append(elapsed)
+        if status == 200:
+            results.completed_ids.append(task_id)
+        else:
+            results.errors[f"complete {status}"] += 1
+
+
+def next_loop(port: int, username: str, glance: int, deadline: float, results: Results) -> None:
+    """签收下一件, complete, and now and then a look at the queue page."""
+    client = signed_in(port, username)
+    done = 0
+    while time.perf_counter() < deadline:
+        if done % glance == 0:
+            status, _body, elapsed = client.call("GET", "/api/v1/tasks?queue=group&per_page=20")
+            with results.lock:
+                results.latencies["queue"].append(elapsed)
+                if status != 200:
+                    results.errors[f"queue {status}"] += 1
+        status, body, elapsed = client.call("POST", "/api/v1/tasks/next")
+        with results.lock:
+            results.latencies["claim"].append(elapsed)
+            if status not in (200, 204):
+                results.errors[f"claim {status}"] += 1
+        if status == 204:
+            return  # the queue is empty: the run has outlasted its cases
+        if status != 200:
+            continue
+        complete(client, body["id"], results)
+        done += 1
+
+
+def pick_loop(port: int, username: str, page: int, deadline: float, results: Results) -> None:
+    """Read a page of the queue, then claim and complete its tasks in a shuffled order."""
+    client = signed_in(port, username)
     rng = random.Random(username)
     while time.perf_counter() < deadline:
         status, body, elapsed = client.call("GET", f"/api/v1/tasks?queue=group&per_page=20&page={page}")
@@ -164,16 +209,8 @@ def handler_loop(port: int, username: str, page: int, deadline: float, results: 
                     results.conflicts += 1
                 elif status != 200:
                     results.errors[f"claim {status}"] += 1
-            if status != 200:
-                continue
-            status, _body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete",
-                                                 {"data": {"comment": "已办理"}})
-            with results.lock:
-                results.latencies["complete"].append(elapsed)
-                if status == 200:
-                    results.completed_ids.append(task_id)
-                else:
-                    results.errors[f"complete {status}"] += 1
+            if status == 200:
+                complete(client, task_id, results)
 
 
 def baseline(port: int, clients: int, seconds: float) -> float:
@@ -262,11 +299,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20, help="length of the measured run")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per worker (gthread when > 1)")
+    parser.add_argument("--mode", choices=("next", "pick"), default="next",
+                        help="next: 签收下一件 + complete; pick: claim tasks picked from a queue page")
+    parser.add_argument("--glance", type=int, default=10, help="next mode: read the queue every N completions")
     args = parser.parse_args()
 
     url = scratch_database(args.database_url)
     print(f"machine: {describe_machine()}; database: PostgreSQL scratch database; gunicorn {args.workers} "
-          f"workers × {args.threads} threads; {args.handlers} handlers; {args.cases} cases")
+          f"workers × {args.threads} threads; {args.handlers} handlers ({args.mode} mode); {args.cases} cases")
     started = time.perf_counter()
     users = seed(url, args.handlers, args.cases)
     print(f"seeded in {time.perf_counter() - started:.1f} s")
@@ -276,11 +316,15 @@ def main() -> None:
         ceiling = baseline(port, args.handlers, 5)
         results = Results()
         deadline = time.perf_counter() + args.seconds
-        # Handlers of one group read the same queue; starting on different pages of it keeps most claims
-        # from colliding (as colleagues do when they split a long list), while conflicts still happen.
-        threads = [threading.Thread(target=handler_loop,
-                                    args=(port, users[i % len(users)], 1 + i % 4, deadline, results))
-                   for i in range(args.handlers)]
+        # In pick mode handlers of one group read the same queue; starting on different pages of it keeps most
+        # claims from colliding (as colleagues do when they split a long list), while conflicts still happen.
+        def handler(i: int) -> threading.Thread:
+            user = users[i % len(users)]
+            if args.mode == "next":
+                return threading.Thread(target=next_loop, args=(port, user, args.glance, deadline, results))
+            return threading.Thread(target=pick_loop, args=(port, user, 1 + i % 4, deadline, results))
+
+        threads = [handler(i) for i in range(args.handlers)]
         began = time.perf_counter()
         for thread in threads:
             thread.start()

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from models import (
     DelegationState,
@@ -26,7 +27,7 @@ from models import (
     User,
 )
 
-from . import drafts, notify
+from . import drafts, notify, queues
 from .actors import Actor, load_actor
 from .context import EngineContext
 from .errors import (
@@ -53,19 +54,70 @@ def claim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int)
     if instance.status != InstanceStatus.RUNNING:
         raise TaskNotActive("案件当前不在办理状态（已中止或已结束）。",
                             "The case is not running (suspended or finished).", {"status": instance.status})
+    _claim(session, ctx, actor, task, instance)
+    return task
+
+
+CLAIM_NEXT_ATTEMPTS = 5
+
+
+def claim_next(session: Session, ctx: EngineContext, actor: Actor, *, filters: queues.TaskFilter | None = None,
+               sort: str = "due") -> HumanTask | None:
+    """签收下一件: claim the first task of the actor's group queue (in ``sort`` order, with the queue's
+    filters) that nobody else is acting on right now, or None when there is none.
+
+    Handlers who pick from the same list collide on its first rows; here each gets a different task.
+    The case row is locked with SKIP LOCKED (PostgreSQL), so a case someone is claiming or completing
+    is passed over instead of waited for (SQLite serialises writers anyway). The task's row was read
+    before the lock, so a colleague may have claimed it in between: the claim's conditional UPDATE
+    notices, and the next task is tried."""
+    if sort not in queues.SORTS:
+        raise InvalidInput(f"参数 sort 无效：可选值为 {'、'.join(queues.SORTS)}。",
+                           f"Invalid parameter 'sort': allowed values: {', '.join(queues.SORTS)}.",
+                           {"parameter": "sort", "value": sort, "allowed": list(queues.SORTS)})
     now = ctx.clock.now()
-    result: CursorResult[Any] = session.execute(  # type: ignore[assignment]
+    candidates = (queues.queue_query(session, actor, "group", filters or queues.TaskFilter(), now)
+                  .add_columns(ProcessInstance)
+                  .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                  .where(ProcessInstance.status == InstanceStatus.RUNNING)
+                  .order_by(*queues.SORTS[sort]).limit(1)
+                  .with_for_update(of=ProcessInstance, skip_locked=True)
+                  .execution_options(populate_existing=True))
+    passed: list[int] = []
+    for _attempt in range(CLAIM_NEXT_ATTEMPTS):
+        found = session.execute(candidates.where(HumanTask.id.not_in(passed)) if passed else candidates).one_or_none()
+        if found is None:
+            return None
+        task, instance = found
+        try:
+            _claim(session, ctx, actor, task, instance)  # writes nothing when it refuses
+            return task
+        except TaskAlreadyClaimed:
+            passed.append(task.id)
+    return None
+
+
+def _claim(session: Session, ctx: EngineContext, actor: Actor, task: HumanTask, instance: ProcessInstance) -> None:
+    """Make the actor the task's holder, if it is still free (the UPDATE re-checks under the row lock)."""
+    now = ctx.clock.now()
+    # RETURNING hands back what the row holds once this UPDATE has its lock: the new revision, and
+    # whether the scheduler's offer sweep (which locks the row too) got there first.
+    claimed = session.execute(
         update(HumanTask).where(HumanTask.id == task.id, HumanTask.assignee_id.is_(None),
                                 HumanTask.status == TaskStatus.READY)
         .values(assignee_id=actor.user_id, claimed_at=now, revision=HumanTask.revision + 1)
-    )
-    if result.rowcount != 1:
+        .returning(HumanTask.revision, HumanTask.offered_at)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if claimed is None:
         raise TaskAlreadyClaimed("该任务已被他人签收办理。", "Someone else has already claimed this task.")
-    session.refresh(task)
-    notify.withdraw_offers(session, task.id, now)
+    for name, value in (("assignee_id", actor.user_id), ("claimed_at", now), ("revision", claimed.revision),
+                        ("offered_at", claimed.offered_at)):
+        set_committed_value(task, name, value)
+    if claimed.offered_at is not None:  # never offered yet: there is nothing to withdraw
+        notify.withdraw_offers(session, task.id, now)
     audit_task(session, instance, actor, now, "task_claimed", task, {
         "assignee": actor.username, "before": {"assignee": None}, "after": {"assignee": actor.username}})
-    return task
 
 
 def unclaim_task(session: Session, ctx: EngineContext, actor: Actor, task_id: int) -> HumanTask:

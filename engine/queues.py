@@ -270,7 +270,8 @@ def check_applies(queue: str, f: TaskFilter) -> None:
                            f"does not apply to the '{queue}' queue.", queue=queue)
 
 
-def _query(session: Session, actor: Actor, queue: str, f: TaskFilter, now: datetime | None) -> Select[Any]:
+def queue_query(session: Session, actor: Actor, queue: str, f: TaskFilter, now: datetime | None) -> Select[Any]:
+    """The rows of a queue for this actor, filtered (unordered): listing pages and claiming the next task."""
     check_applies(queue, f)
     stmt = select(HumanTask).where(queue_condition(actor, queue), not_recused(actor))
     if queue == "all" and f.status is None:
@@ -287,7 +288,7 @@ def list_tasks(session: Session, actor: Actor, queue: str = "mine", *, filters: 
                        allowed=list(SORTS))
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput("分页参数无效。", "Invalid page parameters.", {"page": page, "per_page": per_page})
-    stmt = _query(session, actor, queue, filters or TaskFilter(), now)
+    stmt = queue_query(session, actor, queue, filters or TaskFilter(), now)
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     order = DONE_ORDER if queue == "done" and sort == "due" else SORTS[sort]
     items = list(session.execute(stmt.order_by(*order).limit(per_page).offset((page - 1) * per_page)).scalars())

@@ -85,6 +85,7 @@ ROUTES: list[tuple[str, str, Callable[..., Any]]] = [
     ("/saved-filters", "POST", saved_filters.create_saved_filter),
     ("/saved-filters/<int:filter_id>", "DELETE", saved_filters.delete_saved_filter),
     ("/tasks/<int:task_id>", "GET", tasks.get_task),
+    ("/tasks/next", "POST", tasks.claim_next_task),
     ("/tasks/<int:task_id>/claim", "POST", tasks.claim_task),
     ("/tasks/<int:task_id>/unclaim", "POST", tasks.unclaim_task),
     ("/tasks/<int:task_id>/assign", "POST", tasks.assign_task),

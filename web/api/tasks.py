@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
+from flask import Response, g, request
 
 from engine import handling, projection, queues, runtime
 
-from ..db import ctx, db
+from ..db import committed, ctx, db
 from ..reads import record_case_read
 from . import serializers
 from .params import json_body, object_field, optional_int_field, pagination, text_field
@@ -32,36 +32,39 @@ def get_task(task_id: int) -> dict[str, Any]:
 
 def claim_task(task_id: int) -> dict[str, Any]:
     task = runtime.claim_task(db(), ctx(), g.actor, task_id)
-    db().commit()
-    return serializers.task(task)
+    return committed(serializers.task(task))
+
+
+def claim_next_task() -> dict[str, Any] | Response:
+    """签收下一件: the first free task of the caller's group queue (the queue's filters and sort), or 204."""
+    args = request.args
+    task = handling.claim_next(db(), ctx(), g.actor, filters=queues.TaskFilter.from_args(args),
+                               sort=args.get("sort") or "due")
+    return committed(serializers.task(task) if task is not None else Response(status=204))
 
 
 def unclaim_task(task_id: int) -> dict[str, Any]:
     task = runtime.unclaim_task(db(), ctx(), g.actor, task_id)
-    db().commit()
-    return serializers.task(task)
+    return committed(serializers.task(task))
 
 
 def assign_task(task_id: int) -> dict[str, Any]:
     task = runtime.assign_task(db(), ctx(), g.actor, task_id, text_field(json_body(), "user"))
-    db().commit()
-    return serializers.task(task)
+    return committed(serializers.task(task))
 
 
 def delegate_task(task_id: int) -> dict[str, Any]:
     """Hand a task to another candidate (see engine.runtime.delegate_task for who may)."""
     task = runtime.delegate_task(db(), ctx(), g.actor, task_id, text_field(json_body(), "user"))
-    db().commit()
-    return serializers.task(task)
+    return committed(serializers.task(task))
 
 
 def complete_task(task_id: int) -> dict[str, Any]:
     body = json_body()
     instance = runtime.complete_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
                                      expected_revision=optional_int_field(body, "revision"))
-    db().commit()
-    return {"instance": serializers.instance(instance),
-            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]}
+    return committed({"instance": serializers.instance(instance),
+                      "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]})
 
 
 def resolve_task(task_id: int) -> dict[str, Any]:
@@ -69,8 +72,7 @@ def resolve_task(task_id: int) -> dict[str, Any]:
     body = json_body()
     task = handling.resolve_task(db(), ctx(), g.actor, task_id, object_field(body, "data"),
                                  expected_revision=optional_int_field(body, "revision"))
-    db().commit()
-    return serializers.task(task)
+    return committed(serializers.task(task))
 
 
 def return_task(task_id: int) -> dict[str, Any]:
@@ -78,6 +80,5 @@ def return_task(task_id: int) -> dict[str, Any]:
     body = json_body()
     instance = runtime.return_task(db(), ctx(), g.actor, task_id, text_field(body, "reason"),
                                    expected_revision=optional_int_field(body, "revision"), claim_if_free=True)
-    db().commit()
-    return {"instance": serializers.instance(instance),
-            "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]}
+    return committed({"instance": serializers.instance(instance),
+                      "next_tasks": [serializers.task(t) for t in projection.open_tasks(db(), instance.id)]})
