@@ -25,9 +25,7 @@ COPY web web
 COPY migrations migrations
 COPY workflows workflows
 COPY --from=assets /src/web/static/build web/static/build
-# The English catalogue is compiled here: at run time the app cannot write into /app.
-RUN pip install --no-cache-dir -e . && python -c "from web.i18n import compile_catalogues; compile_catalogues()" \
-    && useradd --system --home /var/lib/xuncha xuncha \
+RUN pip install --no-cache-dir -e . && useradd --system --home /var/lib/xuncha xuncha \
     && mkdir -p /var/lib/xuncha && chown xuncha /var/lib/xuncha
 USER xuncha
 EXPOSE 8000

@@ -9,6 +9,8 @@ reads. Pairs that are data rather than page text — every XunchaError's zh_CN a
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -57,23 +59,29 @@ def word(value: str | None) -> str | None:
     return gettext(value) if value else value
 
 
-def compile_catalogues(directory: Path = TRANSLATIONS) -> None:
-    """Writes each .mo next to its .po when missing or older, so a fresh clone and the tests need no build step."""
-    for po_path in directory.glob("*/LC_MESSAGES/*.po"):
-        mo_path = po_path.with_suffix(".mo")
+def compile_catalogues(target: Path, source: Path = TRANSLATIONS) -> None:
+    """Writes each catalogue's .mo under ``target`` (the instance folder) when missing or older than its .po.
+
+    The .po is the only file in git; compiling at start means a fresh clone, the tests and an image with a
+    read-only source tree need no build step. The write is atomic: several workers may start at once.
+    """
+    for po_path in source.glob("*/LC_MESSAGES/*.po"):
+        mo_path = target / po_path.relative_to(source).with_suffix(".mo")
         if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
             continue
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file)
-        with mo_path.open("wb") as mo_file:
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=mo_path.parent, suffix=".tmp", delete=False) as mo_file:
             write_mo(mo_file, catalog)
+        os.replace(mo_file.name, mo_path)
 
 
 def install(app: Flask) -> None:
     """Flask-Babel with the request's language, and ``t`` and ``ui_locale`` in every template."""
-    compile_catalogues()
-    Babel(app, locale_selector=locale, default_locale="zh_CN",
-          default_translation_directories=str(TRANSLATIONS))
+    compiled = Path(app.instance_path) / "translations"
+    compile_catalogues(compiled)
+    Babel(app, locale_selector=locale, default_locale="zh_CN", default_translation_directories=str(compiled))
     app.add_template_global(t, "t")
     app.add_template_filter(word, "word")
 
