@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from collections.abc import Iterator
+from gettext import GNUTranslations
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from engine.demo import Demo
 from models import ReportKind, User
 from tests.helpers import open_rectification, ready_task
 from tests.web.helpers import login
-from web.i18n import STORED_WORDS
+from web.i18n import STORED_WORDS, compile_catalogues
 
 ROOT = Path(__file__).resolve().parents[2]
 WEB = ROOT / "web"
@@ -89,6 +91,27 @@ def test_stored_words_cover_the_engines_vocabulary() -> None:
     vocabulary = {*planning.STAGES, *planning.METHODS, *planning.SECTORS, *planning.KINDS,
                   ReportKind.CLUES, ReportKind.INTERVIEWS, ReportKind.INSPECTION}
     assert vocabulary <= set(STORED_WORDS)
+
+
+def test_the_catalogue_is_compiled_when_missing_or_older_than_its_source(tmp_path: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "compiled"
+    po_path = source / "en" / "LC_MESSAGES" / "messages.po"
+    po_path.parent.mkdir(parents=True)
+    po_path.write_text('msgid ""\nmsgstr "Content-Type: text/plain; charset=utf-8\\n"\n\n'
+                       'msgid "待办"\nmsgstr "Open"\n', encoding="utf-8")
+    compile_catalogues(target, source)
+    mo_path = target / "en" / "LC_MESSAGES" / "messages.mo"
+    with mo_path.open("rb") as mo_file:
+        assert GNUTranslations(mo_file).gettext("待办") == "Open"
+
+    compiled_at = mo_path.stat().st_mtime_ns
+    compile_catalogues(target, source)
+    assert mo_path.stat().st_mtime_ns == compiled_at  # up to date: left alone
+    po_path.write_text(po_path.read_text(encoding="utf-8").replace('"Open"', '"To do"'), encoding="utf-8")
+    os.utime(po_path, ns=(compiled_at + 10**9, compiled_at + 10**9))
+    compile_catalogues(target, source)
+    with mo_path.open("rb") as mo_file:
+        assert GNUTranslations(mo_file).gettext("待办") == "To do"
 
 
 def test_the_catalogue_holds_no_string_the_code_no_longer_uses() -> None:
