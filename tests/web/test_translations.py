@@ -86,6 +86,14 @@ def test_the_english_is_english() -> None:
     assert not chinese, chinese
 
 
+def test_the_english_fills_the_same_placeholders() -> None:
+    """A %(name)s the English lacks or invents would fail or lose a value when the page is rendered."""
+    placeholder = re.compile(r"%\((\w+)\)s")
+    wrong = [(entry.id, entry.string) for entry in _catalogue() if entry.id
+             and set(placeholder.findall(str(entry.id))) != set(placeholder.findall(str(entry.string)))]
+    assert not wrong, wrong
+
+
 def test_stored_words_cover_the_engines_vocabulary() -> None:
     """Stages, round kinds and methods, sectors and report kinds are shown through ``word``."""
     vocabulary = {*planning.STAGES, *planning.METHODS, *planning.SECTORS, *planning.KINDS,
