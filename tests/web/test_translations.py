@@ -257,6 +257,8 @@ def test_front_end_chinese_is_all_looked_up_in_its_english_table() -> None:
     assert not bare, f"Chinese outside t(...): {bare}"
     assert not untranslated, f"no English for: {untranslated}"
     assert all(english.values())
+    braces = re.compile(r"\{(\w+)\}")
+    assert [zh for zh, en in english.items() if set(braces.findall(zh)) != set(braces.findall(en))] == []
 
 
 class _Chrome(HTMLParser):
