@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,7 +15,7 @@ from engine.context import EngineContext
 from engine.demo import Demo
 from models import AuditEvent, HumanTask, Recusal, TaskStatus
 from tests.helpers import open_rectification, ready_task
-from tests.web.helpers import Api, Caller, api_for
+from tests.web.helpers import Api, Caller, api_for, login
 from tests.web.test_concurrency_http import Client, at_once, liaisons, server, user_id  # noqa: F401  (fixture)
 
 
@@ -133,3 +134,26 @@ def test_concurrent_callers_each_get_a_different_task(server: str, factory: sess
     assert sorted(claimed) == sorted(tasks)
     holders = {_held_by(factory, task) for task in tasks}
     assert None not in holders and len(holders) == 6
+
+
+def test_the_group_queue_page_claims_next_with_its_filters(client: FlaskClient, factory: sessionmaker[Session],
+                                                         ctx: EngineContext, demo: Demo) -> None:
+    tasks = _open(factory, ctx, demo, 2)
+    login(client, "unit1")
+    page = client.get("/tasks?queue=group&sort=-created").get_data(as_text=True)
+    assert 'data-testid="claim-next"' in page and "签收下一件" in page
+
+    claimed = client.post("/tasks/next", data={"sort": "-created", "process": "rectification"})
+
+    assert claimed.status_code == 302 and claimed.headers["Location"].endswith(f"/tasks/{tasks[-1]}")
+    assert _held_by(factory, tasks[-1]) == user_id(factory, "unit1") and _held_by(factory, tasks[0]) is None
+    empty = client.post("/tasks/next", data={"process": "no_such_process"}, follow_redirects=True)
+    assert "组待办中已没有可签收的任务。" in empty.get_data(as_text=True)
+    assert _held_by(factory, tasks[0]) is None
+    assert client.post("/tasks/next", data={"sort": "sideways"}).status_code == 302  # refused with a message
+
+
+def test_no_claim_next_button_for_other_queues_or_an_empty_group_queue(client: FlaskClient) -> None:
+    login(client, "unit1")
+    assert 'data-testid="claim-next"' not in client.get("/tasks?queue=group").get_data(as_text=True)
+    assert 'data-testid="claim-next"' not in client.get("/tasks?queue=mine").get_data(as_text=True)

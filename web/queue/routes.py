@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
-from engine import saved_filters
+from engine import handling, saved_filters
 from engine.deadlines import GREEN, RED, YELLOW
 from engine.errors import Conflict, InvalidInput
 from engine.queues import PARAMS, QUEUES, TaskFilter, filter_options, list_tasks
@@ -60,6 +60,25 @@ def _translated(choices: dict[str, str]) -> dict[str, str]:
 def _submitted_params() -> dict[str, Any]:
     """The filter a page posts to be saved: its parameters came along as hidden fields."""
     return {k: v for k, v in request.form.items() if (k in PARAMS or k == "sort") and v.strip()}
+
+
+@bp.post("/tasks/next")
+@login_required
+def claim_next() -> Response:
+    """签收下一件 from the group queue page: the first free task with the filters and order it shows."""
+    params = _submitted_params()
+    back = url_for("queue.tasks", queue="group", **params)
+    try:
+        task = handling.claim_next(db(), ctx(), g.actor, filters=TaskFilter.from_args(params),
+                                   sort=params.get("sort", "due"))
+    except InvalidInput as exc:
+        return refused(exc, back)
+    if task is None:
+        flash(_("组待办中已没有可签收的任务。"), "error")
+        return redirect(back)
+    db().commit()
+    flash(_("已签收“%(name)s”，请办理。", name=task.name), "success")
+    return redirect(url_for("tasks.show", task_id=task.id))
 
 
 @bp.route("/tasks/saved-filters", methods=["POST"])
