@@ -304,7 +304,7 @@ def test_evidence_uploads_with_the_task_form_and_is_ticked_by_id(
     refused = client.post(f"/tasks/{task_id}/complete", data={
         **fields, "evidence": str(earlier), "evidence__upload": (io.BytesIO(EXE), "制度.pdf")})
     assert refused.status_code == 422
-    field = refused.get_data(as_text=True).split("<legend>佐证材料")[1].split("</fieldset>")[0]
+    field = refused.get_data(as_text=True).split("<legend><span data-content>佐证材料")[1].split("</fieldset>")[0]
     assert "制度.pdf" in field and "可执行程序" in field
     assert task_row(factory, task_id).status == TaskStatus.READY
 
@@ -332,7 +332,7 @@ def test_a_ticked_id_from_another_case_is_an_error_next_to_the_field(
         "item_progress": "已建立制度。", "item_completion": "已完成", "evidence": str(foreign),
         "revision": str(task_row(factory, task_id).revision)})
     assert response.status_code == 422
-    field = response.get_data(as_text=True).split("<legend>佐证材料")[1].split("</fieldset>")[0]
+    field = response.get_data(as_text=True).split("<legend><span data-content>佐证材料")[1].split("</fieldset>")[0]
     assert f"附件 {foreign} 不属于本案件或已撤回" in field
     assert task_row(factory, task_id).status == TaskStatus.READY
 
