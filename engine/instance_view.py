@@ -32,6 +32,7 @@ from .actors import Actor
 from .bpmn_graph import DiagramGraph, certain_run, graph_of, paths_between
 from .context import EngineContext
 from .definitions import SPEC_CACHE
+from .permissions import allows
 
 DONE, CURRENT, WAITING = "done", "current", "waiting"
 
@@ -212,7 +213,7 @@ def instance_diagram(session: Session, ctx: EngineContext, actor: Actor, instanc
     history = [HistoryEntry(event, _history_element(event.event_type, payload, graph, parsed.process_id))
                for event, payload in zip(events, payloads, strict=True)]
     return InstanceDiagram(instance, definition, marks, current, timers, history,
-                           tree if actor.has_role("supervisor") else None)
+                           tree if allows(actor, "case", "inspect_state") else None)
 
 
 def _payload(event: AuditEvent) -> dict[str, Any]:

@@ -157,6 +157,10 @@ MATRIX: dict[tuple[str, str], Rule] = {
     ("case", "suspend"): Rule(("office",), scoped=True, row=CASE_ROW),
     ("case", "revisit"): Rule(("office",), scoped=True, row=CASE_ROW),
     ("case", "assign_task"): Rule(OVERSIGHT_ROLES, scoped=True, row=CASE_ROW),
+    # Comments and evidence on a running case: whoever has a task on it, and the office over it, which may
+    # also withdraw anyone's upload (an uploader may always withdraw their own).
+    ("case", "annotate"): Rule(("office",), scoped=True, row=CASE_ROW),
+    ("case", "inspect_state"): Rule(("supervisor",)),  # the engine's task tree on the instance diagram
     ("attachment", "read"): Rule((ANYONE,), row=CASE_ROW),
     ("notification", "read"): Rule((ANYONE,)),  # one's own notifications only
     # Definitions: everyone may read the published diagrams; supervisors change them.

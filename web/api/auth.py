@@ -6,7 +6,7 @@ from flask import g, request
 from werkzeug.wrappers import Response
 
 from engine.accounts import actor_for_token, issue_token, revoke_token
-from engine.errors import AuthenticationFailed, NotPermitted
+from engine.errors import AuthenticationFailed
 from engine.permissions import require
 
 from ..auth.credentials import record_login, verify_login
@@ -42,12 +42,6 @@ def challenge(response: Response) -> Response:
 def require_permission(resource: str, action: str) -> None:
     """The call needs (resource, action) in the permission matrix (engine.permissions.MATRIX): 403 otherwise."""
     require(g.actor, resource, action)
-
-
-def require_role(*group_keys: str) -> None:
-    if not any(g.actor.has_role(key) for key in group_keys):
-        raise NotPermitted("您没有执行此操作所需的角色。", "You do not hold the role this needs.",
-                           {"roles": list(group_keys)})
 
 
 def create_token() -> tuple[dict[str, str | None], int]:

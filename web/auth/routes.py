@@ -8,7 +8,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -80,22 +80,6 @@ def login_required(view: F) -> F:
         return view(*args, **kwargs)
 
     return cast(F, wrapper)
-
-
-def role_required(*roles: str) -> Callable[[F], F]:
-    def decorate(view: F) -> F:
-        @wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            actor = g.get("actor")
-            if actor is None:
-                return _to_login()
-            if not any(actor.has_role(r) for r in roles):
-                abort(403)
-            return view(*args, **kwargs)
-
-        return cast(F, login_required(wrapper))
-
-    return decorate
 
 
 @bp.app_template_global("may")
