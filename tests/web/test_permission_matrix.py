@@ -67,6 +67,8 @@ API_USERS = {
     "/audit/verify": AUDIT_READERS,
     "/audit/export": AUDIT_READERS,
     "/tasks?queue=all": OVERSIGHT,  # 全部任务, within one's scope
+    "/plans": OVERSIGHT,  # as the pages: refused, not an empty list, to roles the matrix does not admit
+    "/publications": OVERSIGHT,
 }
 # Rows of the city's work, and who may act on them. The city plan: read by the city's 巡察办 and leading group,
 # changed by the office only; a county office does not know it exists. 教育局's inspection (第一巡察组 visited):

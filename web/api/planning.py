@@ -15,6 +15,7 @@ from models import Inspection, Organisation, Round, TermPlan
 
 from ..db import committed, ctx, db
 from . import serializers
+from .auth import require_permission
 from .params import choice_arg, int_arg, int_field, json_body, optional_int_field, pagination
 
 
@@ -43,6 +44,7 @@ def inspection_body(inspection: Inspection) -> dict[str, Any]:
 
 
 def list_plans() -> dict[str, Any]:
+    require_permission("plan", "read")  # as the page: a role the matrix does not admit is refused, not shown []
     plans = planning.visible_plans(db(), g.actor)
     return {"items": [plan_body(p) for p in plans], "total": len(plans)}
 

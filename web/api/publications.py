@@ -14,6 +14,7 @@ from models import Publication, PublicationKind
 
 from ..db import committed, ctx, db
 from . import serializers
+from .auth import require_permission
 from .params import choice_arg, json_body, pagination, text_field
 
 KINDS = (PublicationKind.ANNOUNCEMENT, PublicationKind.RECTIFICATION)
@@ -35,6 +36,7 @@ def publication_body(row: Publication) -> dict[str, Any]:
 
 
 def list_publications() -> dict[str, Any]:
+    require_permission("publication", "read")
     kind = choice_arg("kind", KINDS)
     page, per_page = pagination()
     listing = disclosure.office_page(db(), g.actor, kind=kind, page=page, per_page=per_page)
