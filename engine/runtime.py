@@ -24,7 +24,15 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from models import DelegationState, HumanTask, InstanceStatus, ProcessInstance, Recusal, TaskStatus
+from models import (
+    DelegationState,
+    HumanTask,
+    InstanceStatus,
+    ProcessDefinition,
+    ProcessInstance,
+    Recusal,
+    TaskStatus,
+)
 
 from . import audit, cases, escalation, notify, projection, returns
 from .actors import Actor
@@ -225,16 +233,19 @@ def _finish(session: Session, ctx: EngineContext, actor: Actor, task_id: int, da
     """Complete (``data``) or return (``reason``) a task. The hot path of the product, so it is a
     handful of plain statements: read the task and lock the instance, close the task with an UPDATE
     whose WHERE re-checks what was read, then the projections, audit and state (see ``_persist``)."""
-    # One statement reads the task and locks its instance. Should it wait for the lock, the task's
-    # values may be older than the instance's: _close_task's WHERE and the READY check on the
-    # freshly locked state catch any change made meanwhile.
+    # One statement reads the task and locks its instance (and brings the definition's row, without its
+    # XML, which the answer names). Should it wait for the lock, the task's values may be older than the
+    # instance's: _close_task's WHERE and the READY check on the freshly locked state catch any change.
     found = session.execute(
-        select(HumanTask, ProcessInstance).join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+        select(HumanTask, ProcessInstance, ProcessDefinition)
+        .join(ProcessInstance, HumanTask.instance_id == ProcessInstance.id)
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
         .where(HumanTask.id == task_id).with_for_update(of=ProcessInstance)
         .execution_options(populate_existing=True)).one_or_none()
     if found is None:
         raise NotFound("任务不存在。", "The task does not exist.")
-    task, instance = found
+    task, instance, definition = found
+    set_committed_value(instance, "definition", definition)  # held: the session keeps rows only weakly
     check_visible(actor, task, instance)
     require_ready(task)
     check_revision(task, expected_revision)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from engine.actors import Actor
 from engine.calendar import LOCAL_TZ
 from engine.forms import Form
 from models import (
@@ -37,11 +38,16 @@ def definition(row: ProcessDefinition) -> dict[str, Any]:
             "deployed_by": row.deployed_by.username if row.deployed_by else None, "comment": row.comment}
 
 
-def task(row: HumanTask) -> dict[str, Any]:
+def task(row: HumanTask, holder: Actor | None = None) -> dict[str, Any]:
+    """``holder``: the caller, when the task may be theirs (a claim's answer names them without a query)."""
+    if holder is not None and row.assignee_id == holder.user_id:
+        assignee: str | None = holder.username
+    else:
+        assignee = row.assignee.username if row.assignee else None
     return {
         "id": row.id, "instance_id": row.instance_id, "name": row.name, "bpmn_id": row.bpmn_id,
         "process_key": row.process_key, "title": row.title, "reference": row.reference, "lane": row.lane,
-        "candidate_group": row.candidate_group, "assignee": row.assignee.username if row.assignee else None,
+        "candidate_group": row.candidate_group, "assignee": assignee,
         "status": row.status, "due_at": iso(row.due_at), "priority": row.priority,
         "created_at": iso(row.created_at), "claimed_at": iso(row.claimed_at),
         "completed_at": iso(row.completed_at), "revision": row.revision,

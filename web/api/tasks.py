@@ -32,7 +32,7 @@ def get_task(task_id: int) -> dict[str, Any]:
 
 def claim_task(task_id: int) -> dict[str, Any]:
     task = runtime.claim_task(db(), ctx(), g.actor, task_id)
-    return committed(serializers.task(task))
+    return committed(serializers.task(task, g.actor))
 
 
 def claim_next_task() -> dict[str, Any] | Response:
@@ -40,7 +40,7 @@ def claim_next_task() -> dict[str, Any] | Response:
     args = request.args
     task = handling.claim_next(db(), ctx(), g.actor, filters=queues.TaskFilter.from_args(args),
                                sort=args.get("sort") or "due")
-    return committed(serializers.task(task) if task is not None else Response(status=204))
+    return committed(serializers.task(task, g.actor) if task is not None else Response(status=204))
 
 
 def unclaim_task(task_id: int) -> dict[str, Any]:
