@@ -22,7 +22,7 @@ from . import audit, filestore
 from .actors import Actor
 from .context import EngineContext
 from .errors import Conflict, FormInvalid, NotFound, NotPermitted, TaskNotActive
-from .permissions import SCOPE, allows, can_see_instance, is_candidate, is_recused
+from .permissions import allows_on_case, can_see_instance, is_candidate, is_recused
 from .taskaccess import lock_instance
 
 MAX_COMMENT_CHARS = 5000
@@ -55,7 +55,7 @@ def may_write(session: Session, actor: Actor, instance: ProcessInstance, task: H
     """May the actor add comments and files now (to ``task``, or to the case as a whole)?"""
     if instance.status != InstanceStatus.RUNNING or is_recused(actor, instance):
         return False
-    if allows(actor, "case", "annotate", (instance.bindings or {}).get(SCOPE)):
+    if allows_on_case(actor, "case", "annotate", instance):
         return True
     tasks = [task] if task is not None else session.execute(select(HumanTask).where(
         HumanTask.instance_id == instance.id, HumanTask.status == TaskStatus.READY)).scalars()
@@ -217,7 +217,7 @@ def record_download(session: Session, ctx: EngineContext, actor: Actor, attachme
 def may_remove(actor: Actor, instance: ProcessInstance, row: Attachment) -> bool:
     return (row.removed_at is None and instance.status == InstanceStatus.RUNNING and not is_recused(actor, instance)
             and (row.uploaded_by_id == actor.user_id
-                 or allows(actor, "case", "annotate", (instance.bindings or {}).get(SCOPE))))
+                 or allows_on_case(actor, "case", "annotate", instance)))
 
 
 def remove_attachment(session: Session, ctx: EngineContext, actor: Actor, attachment_id: int,
