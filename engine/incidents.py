@@ -61,9 +61,12 @@ def record_refused_step(session: Session, actor: Actor, error: SandboxRefused, *
     task = session.get(HumanTask, task_id) if task_id is not None else None
     if task is not None:
         instance_id = task.instance_id
-    if instance_id is None or session.get(ProcessInstance, instance_id) is None:
+    if instance_id is None:
         return None
-    instance = lock_instance(session, instance_id)
+    try:
+        instance = lock_instance(session, instance_id)
+    except NotFound:
+        return None
     where = {"task_id": task.id, "bpmn_id": task.bpmn_id, "task_name": task.name} if task else {}
     script_refused(session, instance, error, at=at, actor_name=actor.username, actor_id=actor.user_id or None,
                    context=where)
