@@ -71,10 +71,7 @@ def claim_next(session: Session, ctx: EngineContext, actor: Actor, *, filters: q
     is passed over instead of waited for (SQLite serialises writers anyway). The task's row was read
     before the lock, so a colleague may have claimed it in between: the claim's conditional UPDATE
     notices, and the next task is tried."""
-    if sort not in queues.SORTS:
-        raise InvalidInput(f"参数 sort 无效：可选值为 {'、'.join(queues.SORTS)}。",
-                           f"Invalid parameter 'sort': allowed values: {', '.join(queues.SORTS)}.",
-                           {"parameter": "sort", "value": sort, "allowed": list(queues.SORTS)})
+    queues.check_sort(sort)
     now = ctx.clock.now()
     candidates = (queues.queue_query(session, actor, "group", filters or queues.TaskFilter(), now)
                   .add_columns(ProcessInstance)

@@ -262,6 +262,12 @@ def not_recused(actor: Actor) -> ColumnElement[bool]:
     return ~exists().where(Recusal.instance_id == HumanTask.instance_id, Recusal.user_id == actor.user_id)
 
 
+def check_sort(sort: str) -> None:
+    if sort not in SORTS:
+        raise _invalid("sort", sort, f"可选值为 {'、'.join(SORTS)}。", f"allowed values: {', '.join(SORTS)}.",
+                       allowed=list(SORTS))
+
+
 def check_applies(queue: str, f: TaskFilter) -> None:
     """Filters that mean nothing for a queue (whose assignee in 我的待办?) are refused, not ignored."""
     for name, queues in ONLY_FOR.items():
@@ -283,9 +289,7 @@ def list_tasks(session: Session, actor: Actor, queue: str = "mine", *, filters: 
                sort: str = "due", page: int = 1, per_page: int = 20, now: datetime | None = None
                ) -> Page[HumanTask]:
     """One page of a queue. ``now`` (the engine clock's) is needed for the deadline-colour filter."""
-    if sort not in SORTS:
-        raise _invalid("sort", sort, f"可选值为 {'、'.join(SORTS)}。", f"allowed values: {', '.join(SORTS)}.",
-                       allowed=list(SORTS))
+    check_sort(sort)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput("分页参数无效。", "Invalid page parameters.", {"page": page, "per_page": per_page})
     stmt = queue_query(session, actor, queue, filters or TaskFilter(), now)
