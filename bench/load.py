@@ -112,6 +112,15 @@ class Results:
     completed_ids: list[int] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def record(self, kind: str, status: int, elapsed: float, expected: tuple[int, ...] = (200,)) -> None:
+        """One request's latency; a status other than ``expected`` is an error (a claim's 409: a conflict)."""
+        with self.lock:
+            self.latencies[kind].append(elapsed)
+            if kind == "claim" and status == 409:
+                self.conflicts += 1
+            elif status not in expected:
+                self.errors[f"{kind} {status}"] += 1
+
 
 class Client:
     def __init__(self, port: int, token: str | None = None):
@@ -151,12 +160,10 @@ def signed_in(port: int, username: str) -> Client:
 
 def complete(client: Client, task_id: int, results: Results) -> None:
     status, _body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/complete", {"data": {"comment": "已办理"}})
-    with results.lock:
-        results.latencies["complete"].append(elapsed)
-        if status == 200:
+    results.record("complete", status, elapsed)
+    if status == 200:
+        with results.lock:
             results.completed_ids.append(task_id)
-        else:
-            results.errors[f"complete {status}"] += 1
 
 
 def next_loop(port: int, username: str, glance: int, deadline: float, results: Results) -> None:
@@ -166,15 +173,9 @@ def next_loop(port: int, username: str, glance: int, deadline: float, results: R
     while time.perf_counter() < deadline:
         if done % glance == 0:
             status, _body, elapsed = client.call("GET", "/api/v1/tasks?queue=group&per_page=20")
-            with results.lock:
-                results.latencies["queue"].append(elapsed)
-                if status != 200:
-                    results.errors[f"queue {status}"] += 1
+            results.record("queue", status, elapsed)
         status, body, elapsed = client.call("POST", "/api/v1/tasks/next")
-        with results.lock:
-            results.latencies["claim"].append(elapsed)
-            if status not in (200, 204):
-                results.errors[f"claim {status}"] += 1
+        results.record("claim", status, elapsed, expected=(200, 204))
         if status == 204:
             return  # the queue is empty: the run has outlasted its cases
         if status != 200:
@@ -189,10 +190,7 @@ def pick_loop(port: int, username: str, page: int, deadline: float, results: Res
     rng = random.Random(username)
     while time.perf_counter() < deadline:
         status, body, elapsed = client.call("GET", f"/api/v1/tasks?queue=group&per_page=20&page={page}")
-        with results.lock:
-            results.latencies["queue"].append(elapsed)
-            if status != 200:
-                results.errors[f"queue {status}"] += 1
+        results.record("queue", status, elapsed)
         if status != 200 or not body["items"]:
             page = 1  # fewer tasks left than pages handlers start on
             time.sleep(0.05)
@@ -203,12 +201,7 @@ def pick_loop(port: int, username: str, page: int, deadline: float, results: Res
             if time.perf_counter() >= deadline:
                 return
             status, _body, elapsed = client.call("POST", f"/api/v1/tasks/{task_id}/claim")
-            with results.lock:
-                results.latencies["claim"].append(elapsed)
-                if status == 409:
-                    results.conflicts += 1
-                elif status != 200:
-                    results.errors[f"claim {status}"] += 1
+            results.record("claim", status, elapsed)
             if status == 200:
                 complete(client, task_id, results)
 
