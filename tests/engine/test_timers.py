@@ -7,10 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from engine import runtime, timers
-from engine.db import transaction
+from engine import timers
 from models import AuditEvent, InstanceStatus, TimerStatus
-from tests.helpers import instance, ready_tasks, start_cases, timers_of
+from tests.helpers import act, instance, ready_tasks, start_cases, timers_of
 
 TIMER_DIAGRAM = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="x">
@@ -56,12 +55,7 @@ def test_timer_is_projected_and_fires_once_when_the_clock_passes_it(factory, ctx
 
 def test_timer_of_a_completed_task_is_cancelled_and_never_fires(factory, ctx, clock, demo):
     iid = _start(factory, ctx, demo)
-    office = demo.actor("office1")
-    (task,) = ready_tasks(factory, iid)
-    with transaction(factory) as s:
-        runtime.claim_task(s, ctx, office, task.id)
-    with transaction(factory) as s:
-        runtime.complete_task(s, ctx, office, task.id, {"comment": "按时办结"})
+    act(factory, ctx, "office1", iid, "work", {"comment": "按时办结"})
     (timer,) = timers_of(factory, iid)
     assert timer.status == TimerStatus.CANCELLED
     clock.advance(timedelta(days=1))
